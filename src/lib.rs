@@ -5,6 +5,8 @@
 mod clock;
 pub mod crypto;
 mod error;
+mod payload;
+pub mod xml;
 mod key_id;
 mod random;
 mod secret;

@@ -1,0 +1,166 @@
+//! A small namespace-aware XML tree: enough to read and write the key ring's elements exactly
+//! as ASP.NET Core does.
+
+pub(crate) mod datetime;
+mod parse;
+mod write;
+
+pub use parse::XmlError;
+
+/// The Data Protection XML namespace (of `requiresEncryption` and `encryptedSecret`).
+pub(crate) const DP_NAMESPACE: &str = "http://schemas.asp.net/2015/03/dataProtection";
+
+/// An XML element of the key ring (a `<key>`, a `<revocation>`, or a part of one).
+///
+/// Opaque on purpose: stores receive it to persist and hand back its text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct XmlElement {
+    pub(crate) name: QName,
+    pub(crate) attributes: Vec<Attribute>,
+    pub(crate) children: Vec<Node>,
+}
+
+/// A qualified name: prefix as written, resolved namespace, local name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct QName {
+    pub(crate) prefix: Option<String>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) local: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Attribute {
+    pub(crate) name: QName,
+    pub(crate) value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Node {
+    Element(XmlElement),
+    Text(String),
+    Comment(String),
+}
+
+impl QName {
+    pub(crate) fn local(local: &str) -> Self {
+        Self {
+            local: local.to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
+impl XmlElement {
+    /// An element without namespace.
+    pub(crate) fn new(local: &str) -> Self {
+        Self {
+            name: QName::local(local),
+            attributes: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// Parses one element (a whole document: declaration, BOM and surrounding whitespace
+    /// allowed; DTDs refused). `max_len` bounds the input size.
+    pub fn parse(text: &str) -> Result<Self, XmlError> {
+        parse::parse(text)
+    }
+
+    /// The element's local name (`key`, `revocation`, …).
+    pub fn local_name(&self) -> &str {
+        &self.name.local
+    }
+
+    /// The single-line form with no declaration, as ASP.NET's Redis, EF Core and blob
+    /// repositories store elements.
+    pub fn to_compact_string(&self) -> String {
+        write::write(self, false)
+    }
+
+    /// The file form: XML declaration, then the element indented by two spaces, as
+    /// ASP.NET's file-system repository writes it.
+    pub fn to_document_string(&self) -> String {
+        write::write(self, true)
+    }
+
+    // --- builders ---
+
+    pub(crate) fn attr(mut self, local: &str, value: impl Into<String>) -> Self {
+        self.attributes.push(Attribute {
+            name: QName::local(local),
+            value: value.into(),
+        });
+        self
+    }
+
+    pub(crate) fn child(mut self, child: XmlElement) -> Self {
+        self.children.push(Node::Element(child));
+        self
+    }
+
+    pub(crate) fn text(mut self, text: impl Into<String>) -> Self {
+        self.children.push(Node::Text(text.into()));
+        self
+    }
+
+    pub(crate) fn comment(mut self, text: impl Into<String>) -> Self {
+        self.children.push(Node::Comment(text.into()));
+        self
+    }
+
+    // --- queries ---
+
+    /// The value of the attribute with this local name and no namespace.
+    pub(crate) fn attribute(&self, local: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.name.local == local && a.name.namespace.is_none() && a.name.prefix.is_none())
+            .map(|a| a.value.as_str())
+    }
+
+    /// The value of the attribute with this namespace and local name.
+    pub(crate) fn attribute_ns(&self, namespace: &str, local: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.name.local == local && a.name.namespace.as_deref() == Some(namespace))
+            .map(|a| a.value.as_str())
+    }
+
+    /// Child elements.
+    pub(crate) fn elements(&self) -> impl Iterator<Item = &XmlElement> {
+        self.children.iter().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// The first child element with this local name and no namespace.
+    pub(crate) fn element(&self, local: &str) -> Option<&XmlElement> {
+        self.elements()
+            .find(|e| e.name.local == local && e.name.namespace.is_none())
+    }
+
+    /// All descendant text, concatenated (XLinq's `(string)element`).
+    pub(crate) fn text_content(&self) -> String {
+        let mut out = String::new();
+        self.collect_text(&mut out);
+        out
+    }
+
+    fn collect_text(&self, out: &mut String) {
+        for n in &self.children {
+            match n {
+                Node::Text(t) => out.push_str(t),
+                Node::Element(e) => e.collect_text(out),
+                Node::Comment(_) => {}
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for XmlElement {
+    /// Only the element's name: an element may hold a master key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "XmlElement(<{}>)", self.name.local)
+    }
+}
