@@ -10,6 +10,7 @@ mod context_header;
 mod gcm;
 pub(crate) mod kdf;
 
+
 pub use algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
 pub(crate) use context_header::context_header;
 
@@ -47,6 +48,19 @@ impl Encryptor {
 
     pub(crate) fn algorithm(&self) -> Algorithm {
         self.algorithm
+    }
+
+    /// Whether both encryptors use the same algorithm and master key (compared by their
+    /// output on a fixed input, in constant time).
+    pub(crate) fn same_key_as(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        if self.algorithm != other.algorithm {
+            return false;
+        }
+        let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+        self.kdf.derive(&[b"same-key-check"], &[], &[], &mut a);
+        other.kdf.derive(&[b"same-key-check"], &[], &[], &mut b);
+        a.ct_eq(&b).into()
     }
 
     /// Appends the encryptor payload for `plaintext` to `out`.

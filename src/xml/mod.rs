@@ -108,6 +108,42 @@ impl XmlElement {
         self
     }
 
+    /// Adds a namespaced attribute with its `xmlns:prefix` declaration.
+    pub(crate) fn push_ns_attribute(&mut self, prefix: &str, namespace: &str, local: &str, value: &str) {
+        self.attributes.push(Attribute {
+            name: QName {
+                prefix: Some(prefix.to_owned()),
+                namespace: Some(namespace.to_owned()),
+                local: local.to_owned(),
+            },
+            value: value.to_owned(),
+        });
+        self.attributes.push(Attribute {
+            name: QName {
+                prefix: Some("xmlns".to_owned()),
+                namespace: None,
+                local: prefix.to_owned(),
+            },
+            value: namespace.to_owned(),
+        });
+    }
+
+    /// Replaces, depth first, each descendant element for which `f` returns a replacement.
+    pub(crate) fn try_map_elements<E>(
+        &mut self,
+        f: &mut impl FnMut(&XmlElement) -> Result<Option<XmlElement>, E>,
+    ) -> Result<(), E> {
+        for child in &mut self.children {
+            if let Node::Element(e) = child {
+                match f(e)? {
+                    Some(replacement) => *e = replacement,
+                    None => e.try_map_elements(f)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
     // --- queries ---
 
     /// The value of the attribute with this local name and no namespace.
@@ -119,6 +155,7 @@ impl XmlElement {
     }
 
     /// The value of the attribute with this namespace and local name.
+    #[cfg(test)]
     pub(crate) fn attribute_ns(&self, namespace: &str, local: &str) -> Option<&str> {
         self.attributes
             .iter()
@@ -153,6 +190,17 @@ impl XmlElement {
                 Node::Text(t) => out.push_str(t),
                 Node::Element(e) => e.collect_text(out),
                 Node::Comment(_) => {}
+            }
+        }
+    }
+}
+
+impl Drop for XmlElement {
+    /// Text may be a base64 master key: wipe it.
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            if let Node::Text(t) = child {
+                zeroize::Zeroize::zeroize(t);
             }
         }
     }

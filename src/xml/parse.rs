@@ -122,7 +122,10 @@ fn element(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<XmlElemen
         let attr = attr.map_err(err)?;
         let (ns, local) = reader.resolver().resolve_attribute(attr.key);
         let prefix = attr.key.prefix().map(|p| p.as_ref().to_owned());
-        let value = attr.unescape_value().map_err(err)?.into_owned();
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(err)?
+            .into_owned();
         attributes.push(Attribute {
             name: qname(ns, local.as_ref(), prefix)?,
             value,

@@ -1,0 +1,356 @@
+//! Loads the ring from its store, keeps the current snapshot, creates and revokes keys.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as StdDuration, Instant};
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Notify;
+
+use super::elements::{self, Element, Revocation};
+use super::policy::{KeyPlan, Policy};
+use super::ring::KeyRing;
+use crate::repository::{StoreOutcome, XmlRepository};
+use crate::xml::{XmlElement, datetime};
+use crate::{Algorithm, Clock, Error, KeyId, RandomSource, Result, Secret, StoreError, StoreErrorKind};
+
+/// Master key length: a 512-bit key-derivation key, whatever the algorithm.
+const MASTER_KEY_LEN: usize = 64;
+
+/// Settings of a [`KeyManager`].
+#[derive(Debug, Clone)]
+pub(crate) struct ManagerConfig {
+    pub(crate) policy: Policy,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) store_timeout: StdDuration,
+    pub(crate) unknown_key_refresh_interval: StdDuration,
+}
+
+/// What [`KeyManager::ensure`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnsureOutcome {
+    /// The key this node created, if it created one.
+    pub created: Option<KeyId>,
+    /// A key was due but another node created it first; this node adopted it.
+    pub adopted: Option<KeyId>,
+    /// A key was due but this node may not create keys.
+    pub generation_disabled: bool,
+    /// The default key after the operation.
+    pub default_key: Option<KeyId>,
+}
+
+#[derive(Default)]
+struct ReloadState {
+    last_start: Option<Instant>,
+    /// Index of the newest reload that completed.
+    completed: u64,
+}
+
+pub(crate) struct KeyManager {
+    repo: Arc<dyn XmlRepository>,
+    config: ManagerConfig,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+    ring: ArcSwap<KeyRing>,
+    parsed: Mutex<HashMap<[u8; 32], Arc<Element>>>,
+    reload_lock: tokio::sync::Mutex<ReloadState>,
+    reloads_started: AtomicU64,
+    pub(crate) wake: Arc<Notify>,
+}
+
+impl KeyManager {
+    pub(crate) fn new(
+        repo: Arc<dyn XmlRepository>,
+        config: ManagerConfig,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn RandomSource>,
+    ) -> Self {
+        let now = clock.now();
+        Self {
+            ring: ArcSwap::from_pointee(KeyRing::build(Vec::new(), &config.policy, now)),
+            repo,
+            config,
+            clock,
+            random,
+            parsed: Mutex::new(HashMap::new()),
+            reload_lock: tokio::sync::Mutex::new(ReloadState::default()),
+            reloads_started: AtomicU64::new(0),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    pub(crate) fn random(&self) -> &dyn RandomSource {
+        &*self.random
+    }
+
+    pub(crate) fn repository(&self) -> &Arc<dyn XmlRepository> {
+        &self.repo
+    }
+
+    /// The current ring, its default re-resolved in memory when time has moved past it.
+    pub(crate) fn current(&self) -> Arc<KeyRing> {
+        let ring = self.ring.load_full();
+        let now = self.clock.now();
+        if !ring.is_stale_at(now) {
+            return ring;
+        }
+        let fresh = Arc::new(ring.re_resolved(&self.config.policy, now));
+        self.ring.store(fresh.clone());
+        // The default moved on: the refresher checks whether a successor is due.
+        self.wake.notify_one();
+        fresh
+    }
+
+    /// Asks the background refresher to reload soon (rate-limited). Never blocks.
+    pub(crate) fn request_refresh(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Reloads from the store, replacing the current ring. Serialized with other reloads.
+    pub(crate) async fn reload(&self) -> Result<Arc<KeyRing>> {
+        let mut state = self.reload_lock.lock().await;
+        self.reload_locked(&mut state).await
+    }
+
+    async fn reload_locked(&self, state: &mut ReloadState) -> Result<Arc<KeyRing>> {
+        let index = self.reloads_started.fetch_add(1, Ordering::SeqCst) + 1;
+        state.last_start = Some(Instant::now());
+        let stored = self.timed(self.repo.get_all_elements()).await?;
+        let elements = self.parse_all(&stored)?;
+        let ring = Arc::new(KeyRing::build(elements, &self.config.policy, self.clock.now()));
+        for problem in &ring.problems {
+            tracing::warn!(store = %self.repo.describe(), "key ring element skipped: {problem}");
+        }
+        for k in ring.keys() {
+            if let Err(problem) = &k.key.material {
+                tracing::warn!(key = %k.key.id, "key cannot be used: {problem}");
+            }
+        }
+        self.ring.store(ring.clone());
+        state.completed = index;
+        Ok(ring)
+    }
+
+    /// Reloads because a payload named a key the ring lacks: waits for a reload that started
+    /// after this call, starting one if none is running, at most one per configured interval.
+    pub(crate) async fn reload_for_unknown_key(&self, id: KeyId) -> Arc<KeyRing> {
+        let ticket = self.reloads_started.load(Ordering::SeqCst);
+        let mut state = self.reload_lock.lock().await;
+        let ring = self.ring.load_full();
+        if state.completed > ticket || ring.get(&id).is_some() {
+            return ring;
+        }
+        if let Some(last) = state.last_start {
+            let next = last + self.config.unknown_key_refresh_interval;
+            tokio::time::sleep_until(next.into()).await;
+        }
+        match self.reload_locked(&mut state).await {
+            Ok(ring) => ring,
+            Err(e) => {
+                tracing::warn!("key ring reload for an unknown key failed: {e}");
+                self.ring.load_full()
+            }
+        }
+    }
+
+    /// Parses stored elements, reusing earlier results for unchanged XML.
+    fn parse_all(&self, stored: &[crate::repository::StoredElement]) -> Result<Vec<Arc<Element>>> {
+        let mut cache = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = HashMap::with_capacity(stored.len());
+        let mut out = Vec::with_capacity(stored.len());
+        for s in stored {
+            let digest: [u8; 32] = Sha256::digest(s.xml.as_bytes()).into();
+            let element = match cache.get(&digest) {
+                Some(e) => e.clone(),
+                None => Arc::new(parse_element(s)?),
+            };
+            next.insert(digest, element.clone());
+            out.push(element);
+        }
+        *cache = next;
+        Ok(out)
+    }
+
+    /// Reloads, then creates a key if the rules call for one and `generate` allows it.
+    pub(crate) async fn ensure(&self, generate: bool) -> Result<EnsureOutcome> {
+        let mut state = self.reload_lock.lock().await;
+        let ring = self.reload_locked(&mut state).await?;
+        let now = self.clock.now();
+        let mut outcome = EnsureOutcome {
+            created: None,
+            adopted: None,
+            generation_disabled: false,
+            default_key: ring.default_key_id(),
+        };
+        let Some(plan) = self.config.policy.key_needed(ring.facts(), now) else {
+            return Ok(outcome);
+        };
+        if !generate {
+            outcome.generation_disabled = true;
+            if ring.protect_key().is_none() {
+                tracing::warn!("the key ring has no usable key and this node may not create one");
+            }
+            return Ok(outcome);
+        }
+        let id = slot_id(&plan, &ring);
+        let (id, created) = match self.create_key_locked(id, plan.activation, plan.expiration).await? {
+            StoreOutcome::Created => (id, true),
+            StoreOutcome::AlreadyExists => (id, false),
+        };
+        let mut ring = self.reload_locked(&mut state).await?;
+        if created {
+            tracing::info!(key = %id, activation = %plan.activation, "created a new key");
+            outcome.created = Some(id);
+        } else if self.config.policy.key_needed(ring.facts(), self.clock.now()) == Some(plan) {
+            // The slot holds something unusable (a damaged file, say): fall back to a random id.
+            let id = KeyId::new_random(&*self.random);
+            tracing::warn!(key = %id, "the deterministic key slot is unusable; creating a key with a random id");
+            self.create_key_locked(id, plan.activation, plan.expiration).await?;
+            ring = self.reload_locked(&mut state).await?;
+            outcome.created = Some(id);
+        } else {
+            tracing::info!(key = %id, "another node created the due key first; adopted it");
+            outcome.adopted = Some(id);
+        }
+        outcome.default_key = ring.default_key_id();
+        Ok(outcome)
+    }
+
+    /// [`ensure`](Self::ensure), but no sooner than the unknown-key interval after the
+    /// previous reload.
+    pub(crate) async fn ensure_rate_limited(&self, generate: bool) -> Result<EnsureOutcome> {
+        let last = self.reload_lock.lock().await.last_start;
+        if let Some(last) = last {
+            tokio::time::sleep_until((last + self.config.unknown_key_refresh_interval).into()).await;
+        }
+        self.ensure(generate).await
+    }
+
+    /// Creates a key now (manual rotation) with a random id.
+    pub(crate) async fn create_key(
+        &self,
+        activation: OffsetDateTime,
+        expiration: OffsetDateTime,
+    ) -> Result<KeyId> {
+        if expiration <= activation {
+            return Err(Error::Config("a key must expire after it activates".into()));
+        }
+        let id = KeyId::new_random(&*self.random);
+        let mut state = self.reload_lock.lock().await;
+        self.create_key_locked(id, activation, expiration).await?;
+        self.reload_locked(&mut state).await?;
+        Ok(id)
+    }
+
+    async fn create_key_locked(
+        &self,
+        id: KeyId,
+        activation: OffsetDateTime,
+        expiration: OffsetDateTime,
+    ) -> Result<StoreOutcome> {
+        let now = datetime::truncate_to_ticks(self.clock.now());
+        let activation = datetime::truncate_to_ticks(activation);
+        let expiration = datetime::truncate_to_ticks(expiration);
+        let master = Secret::random(MASTER_KEY_LEN, &*self.random);
+        let (element, name) = elements::key_element(
+            id,
+            now.min(activation),
+            activation,
+            expiration,
+            self.config.algorithm,
+            &master,
+        );
+        self.store(&element, &name).await
+    }
+
+    /// Revokes one key.
+    pub(crate) async fn revoke_key(&self, id: KeyId, reason: &str) -> Result<()> {
+        self.write_revocation(Revocation::Key { id }, reason).await
+    }
+
+    /// Revokes every key created strictly before `date`.
+    pub(crate) async fn revoke_all_created_before(&self, date: OffsetDateTime, reason: &str) -> Result<()> {
+        self.write_revocation(Revocation::CreatedBefore { date }, reason).await
+    }
+
+    async fn write_revocation(&self, revocation: Revocation, reason: &str) -> Result<()> {
+        let mut state = self.reload_lock.lock().await;
+        let now = datetime::truncate_to_ticks(self.clock.now());
+        let (element, name) = elements::revocation_element(revocation, now, reason);
+        // A second revocation of the same key is already in force; nothing to write.
+        self.store(&element, &name).await?;
+        self.reload_locked(&mut state).await?;
+        Ok(())
+    }
+
+    async fn store(&self, element: &XmlElement, name: &str) -> Result<StoreOutcome> {
+        Ok(self.timed(self.repo.store_element(element, name)).await?)
+    }
+
+    async fn timed<T>(
+        &self,
+        op: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.config.store_timeout, op).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::new(
+                StoreErrorKind::Timeout,
+                self.repo.describe(),
+                format!("no answer within {:?}", self.config.store_timeout),
+            )),
+        }
+    }
+
+    /// Delay before the next periodic refresh: the refresh interval less up to 20 %.
+    pub(crate) fn next_refresh_delay(&self) -> StdDuration {
+        let mut b = [0u8; 1];
+        self.random.fill(&mut b);
+        let interval = self.config.policy.refresh_interval;
+        let jitter = interval * (f64::from(b[0]) / 255.0 * 0.2);
+        StdDuration::try_from(interval - jitter).unwrap_or(StdDuration::from_secs(60))
+    }
+}
+
+/// Parses one stored element; only a malformed revocation is an error.
+fn parse_element(stored: &crate::repository::StoredElement) -> Result<Element> {
+    let name = stored.name.as_deref().unwrap_or("(unnamed)");
+    let element = match XmlElement::parse(&stored.xml) {
+        Ok(e) => e,
+        Err(e) if name.starts_with("revocation") => {
+            return Err(Error::InvalidKeyRing(format!("revocation {name}: {e}")));
+        }
+        Err(e) => return Ok(Element::BadKey(format!("element {name}: {e}"))),
+    };
+    elements::read(&element).map_err(Error::InvalidKeyRing)
+}
+
+/// The id of the key that fills `plan` given the ring every node sees: the same on every
+/// node, so concurrent creators collide on one name and exactly one wins.
+fn slot_id(plan: &KeyPlan, ring: &KeyRing) -> KeyId {
+    let mut h = Sha256::new();
+    h.update(b"data-protection key slot v1\0");
+    h.update([u8::from(plan.successor)]);
+    if plan.successor {
+        h.update(datetime::format(plan.activation).as_bytes());
+    }
+    for f in ring.facts() {
+        h.update(f.id.to_guid_bytes());
+        h.update([u8::from(f.revoked)]);
+    }
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    KeyId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
+/// Keeps `Duration` in the public signature tidy.
+pub(crate) fn std_to_time(d: StdDuration) -> Duration {
+    Duration::try_from(d).unwrap_or(Duration::MAX)
+}

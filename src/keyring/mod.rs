@@ -1,0 +1,12 @@
+//! The key ring: keys, revocations, default-key rules, and the manager that keeps the ring
+//! in step with its store.
+
+mod descriptor;
+mod elements;
+pub(crate) mod manager;
+pub(crate) mod policy;
+pub(crate) mod ring;
+
+pub use descriptor::KeyProblem;
+pub use manager::EnsureOutcome;
+pub use ring::{KeyInfo, KeyStatus};

@@ -1,0 +1,236 @@
+//! Protecting and unprotecting payloads for one purpose chain.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::keyring::manager::KeyManager;
+use crate::keyring::ring::KeyRing;
+use crate::payload::{self, EnvelopeError};
+use crate::{Error, KeyId, Result};
+
+/// Protects and unprotects payloads for one purpose chain. Cheap to clone; create one per
+/// purpose and keep it.
+///
+/// A payload protected by one protector only unprotects with a protector of exactly the same
+/// application name and purposes (in order), on any node that shares the key ring.
+#[derive(Clone)]
+pub struct Protector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: Arc<KeyManager>,
+    purposes: Vec<String>,
+    /// The AAD after the 20-byte header: purpose count and purposes, encoded once.
+    aad_tail: Vec<u8>,
+}
+
+/// The result of [`Protector::dangerous_unprotect_ignoring_revocation`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Unprotected {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// The key that protected the payload had been revoked.
+    pub was_revoked: bool,
+    /// The payload should be protected again: its key is revoked or is not the default key.
+    pub requires_migration: bool,
+}
+
+impl std::fmt::Debug for Unprotected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unprotected")
+            .field("plaintext", &format_args!("[{} bytes]", self.plaintext.len()))
+            .field("was_revoked", &self.was_revoked)
+            .field("requires_migration", &self.requires_migration)
+            .finish()
+    }
+}
+
+/// Why an unprotect failed; logged at debug level, never returned.
+#[derive(Debug)]
+#[expect(dead_code, reason = "the fields are read through Debug, in the log")]
+enum Failure {
+    Envelope(EnvelopeError),
+    UnknownKey(KeyId),
+    Revoked(KeyId),
+    Unreadable(KeyId),
+    Decrypt(KeyId, crate::crypto::DecryptError),
+}
+
+impl Protector {
+    pub(crate) fn new(manager: Arc<KeyManager>, purposes: Vec<String>) -> Self {
+        let aad_tail = payload::encode_purposes(&purposes);
+        Self {
+            inner: Arc::new(Inner {
+                manager,
+                purposes,
+                aad_tail,
+            }),
+        }
+    }
+
+    /// A protector for this chain with `purpose` appended.
+    pub fn create_protector(&self, purpose: impl Into<String>) -> Self {
+        let mut purposes = self.inner.purposes.clone();
+        purposes.push(purpose.into());
+        Self::new(self.inner.manager.clone(), purposes)
+    }
+
+    /// The purpose chain, application name first.
+    pub fn purposes(&self) -> &[String] {
+        &self.inner.purposes
+    }
+
+    /// Protects `plaintext` with the ring's default key.
+    ///
+    /// # Errors
+    /// [`Error::NoDefaultKey`] when the ring has no key that may protect.
+    pub fn protect(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let ring = self.inner.manager.current();
+        let key = ring.protect_key().ok_or(Error::NoDefaultKey)?;
+        let encryptor = key.encryptor().ok_or(Error::NoDefaultKey)?;
+        let header = payload::header(key.key.id);
+        let mut out = Vec::with_capacity(payload::HEADER_LEN + 96 + plaintext.len());
+        out.extend_from_slice(&header);
+        encryptor.encrypt(
+            &[&header, &self.inner.aad_tail],
+            plaintext,
+            self.inner.manager.random(),
+            &mut out,
+        );
+        Ok(out)
+    }
+
+    /// Unprotects a payload using the key ring as loaded.
+    ///
+    /// If the payload names a key the ring does not know (created moments ago by another
+    /// node, say), this fails but asks for a background reload, so a retry soon succeeds.
+    /// [`unprotect_async`](Self::unprotect_async) waits for that reload instead.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPayload`] for every kind of failure.
+    pub fn unprotect(&self, protected: &[u8]) -> Result<Vec<u8>> {
+        let ring = self.inner.manager.current();
+        match self.open(&ring, protected, false) {
+            Ok((plaintext, _)) => Ok(plaintext),
+            Err(failure) => {
+                if let Failure::UnknownKey(_) = failure {
+                    self.inner.manager.request_refresh();
+                }
+                Err(reject(failure))
+            }
+        }
+    }
+
+    /// Unprotects a payload; when it names a key the ring does not know, reloads the ring
+    /// (at most once per configured interval, shared with concurrent callers) and tries again.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPayload`] for every kind of failure.
+    pub async fn unprotect_async(&self, protected: &[u8]) -> Result<Vec<u8>> {
+        let ring = self.inner.manager.current();
+        let result = match self.open(&ring, protected, false) {
+            Err(Failure::UnknownKey(id)) => {
+                let ring = self.inner.manager.reload_for_unknown_key(id).await;
+                self.open(&ring, protected, false)
+            }
+            other => other,
+        };
+        result.map(|(p, _)| p).map_err(reject)
+    }
+
+    /// Unprotects a payload even if its key was revoked, and says so. Use it only to
+    /// migrate data away from a revoked key.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPayload`] for every other kind of failure.
+    pub fn dangerous_unprotect_ignoring_revocation(&self, protected: &[u8]) -> Result<Unprotected> {
+        let ring = self.inner.manager.current();
+        let (plaintext, id) = self.open(&ring, protected, true).map_err(reject)?;
+        let was_revoked = ring.get(&id).is_some_and(|k| k.revoked);
+        Ok(Unprotected {
+            plaintext,
+            was_revoked,
+            requires_migration: was_revoked || ring.default_key_id() != Some(id),
+        })
+    }
+
+    /// Protects a UTF-8 string; returns base64url without padding (ASP.NET's
+    /// `Protect(string)`).
+    ///
+    /// # Errors
+    /// As [`protect`](Self::protect).
+    pub fn protect_str(&self, plaintext: &str) -> Result<String> {
+        Ok(URL_SAFE_NO_PAD.encode(self.protect(plaintext.as_bytes())?))
+    }
+
+    /// Reverses [`protect_str`](Self::protect_str).
+    ///
+    /// # Errors
+    /// [`Error::InvalidPayload`] for bad base64, a bad payload or non-UTF-8 plaintext.
+    pub fn unprotect_str(&self, protected: &str) -> Result<String> {
+        let bytes = decode_base64url(protected)?;
+        utf8(self.unprotect(&bytes)?)
+    }
+
+    /// Like [`unprotect_str`](Self::unprotect_str), reloading the ring for unknown keys.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPayload`] for bad base64, a bad payload or non-UTF-8 plaintext.
+    pub async fn unprotect_str_async(&self, protected: &str) -> Result<String> {
+        let bytes = decode_base64url(protected)?;
+        utf8(self.unprotect_async(&bytes).await?)
+    }
+
+    /// A protector whose payloads carry an authenticated expiration time.
+    pub fn time_limited(&self) -> crate::TimeLimitedProtector {
+        crate::TimeLimitedProtector::new(self.create_protector(crate::time_limited::PURPOSE))
+    }
+
+    pub(crate) fn manager(&self) -> &KeyManager {
+        &self.inner.manager
+    }
+
+    fn open(&self, ring: &KeyRing, protected: &[u8], allow_revoked: bool) -> Result<(Vec<u8>, KeyId), Failure> {
+        let (id, header, body) = payload::parse(protected).map_err(Failure::Envelope)?;
+        let key = ring.get(&id).ok_or(Failure::UnknownKey(id))?;
+        if key.revoked && !allow_revoked {
+            return Err(Failure::Revoked(id));
+        }
+        let encryptor = key.encryptor().ok_or(Failure::Unreadable(id))?;
+        let plaintext = encryptor
+            .decrypt(&[header, &self.inner.aad_tail], body)
+            .map_err(|e| Failure::Decrypt(id, e))?;
+        Ok((plaintext, id))
+    }
+}
+
+fn reject(failure: Failure) -> Error {
+    tracing::debug!(reason = ?failure, "unprotect failed");
+    Error::InvalidPayload
+}
+
+fn decode_base64url(text: &str) -> Result<Vec<u8>> {
+    let trimmed = text.trim_end_matches('=');
+    URL_SAFE_NO_PAD.decode(trimmed).map_err(|_| {
+        tracing::debug!("unprotect failed: not base64url");
+        Error::InvalidPayload
+    })
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        tracing::debug!("unprotect failed: plaintext is not UTF-8");
+        Error::InvalidPayload
+    })
+}
+
+impl std::fmt::Debug for Protector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Protector")
+            .field("purposes", &self.inner.purposes)
+            .finish_non_exhaustive()
+    }
+}

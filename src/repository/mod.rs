@@ -1,0 +1,98 @@
+//! Where the key ring lives: the storage trait and its built-in implementations.
+//!
+//! A store holds XML elements (keys and revocations), each under a *friendly name*
+//! (`key-{id}`, `revocation-{id}`, …). Stores never overwrite: creating an element whose name
+//! exists already reports [`StoreOutcome::AlreadyExists`]. That conditional write is what
+//! lets many nodes race to create the same key and end with exactly one.
+
+pub mod conformance;
+mod directory;
+mod memory;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use zeroize::Zeroizing;
+
+pub use directory::DirectoryRepository;
+pub use memory::MemoryRepository;
+
+use crate::StoreError;
+use crate::xml::XmlElement;
+
+/// One element as read from a store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredElement {
+    /// The friendly name, where the store keeps one (file name without `.xml`).
+    pub name: Option<String>,
+    /// The element's XML text. It may hold a master key, so it is wiped when dropped.
+    pub xml: Zeroizing<String>,
+}
+
+impl StoredElement {
+    /// An element read from a store.
+    pub fn new(name: Option<String>, xml: String) -> Self {
+        Self {
+            name,
+            xml: Zeroizing::new(xml),
+        }
+    }
+}
+
+impl Debug for StoredElement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredElement")
+            .field("name", &self.name)
+            .field("xml", &format_args!("[{} bytes]", self.xml.len()))
+            .finish()
+    }
+}
+
+/// The result of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// The element was written.
+    Created,
+    /// An element with that friendly name exists already; nothing was written.
+    AlreadyExists,
+}
+
+/// A key-ring store. Implementations must be safe to share between tasks, processes and
+/// machines: reads see only whole elements, and [`store_element`](Self::store_element) is
+/// an atomic create-if-absent.
+#[async_trait]
+pub trait XmlRepository: Send + Sync + Debug {
+    /// Reads every element.
+    async fn get_all_elements(&self) -> Result<Vec<StoredElement>, StoreError>;
+
+    /// Writes `element` under `friendly_name` (`[A-Za-z0-9_-]+`) unless an element with that
+    /// name exists.
+    async fn store_element(
+        &self,
+        element: &XmlElement,
+        friendly_name: &str,
+    ) -> Result<StoreOutcome, StoreError>;
+
+    /// Deletes the named elements, in order, stopping at the first failure. Stores that
+    /// cannot delete return an [`Unsupported`](crate::StoreErrorKind::Unsupported) error.
+    async fn delete_elements(&self, friendly_names: &[String]) -> Result<(), StoreError> {
+        let _ = friendly_names;
+        Err(StoreError::new(
+            crate::StoreErrorKind::Unsupported,
+            self.describe(),
+            "this store cannot delete elements",
+        ))
+    }
+
+    /// A short description for logs and errors (`directory /var/keys`).
+    fn describe(&self) -> String;
+}
+
+/// Whether a friendly name is acceptable as a file or object name.
+pub fn is_valid_friendly_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
