@@ -375,7 +375,7 @@ backends_env() {
   for v in REDIS_URL REDIS_PORT REDIS_CLUSTER_URLS REDIS_CLUSTER_PORTS REDIS_SERVER_BIN REDIS_CLI_BIN \
     AZURITE_PORT AZURITE_BLOB_ENDPOINT AZURITE_BLOB_STORAGE_URL AZURITE_ACCOUNT AZURITE_ACCESS_KEY \
     AZURITE_CONTAINER MOTO_PORT S3_ENDPOINT S3_BUCKET S3_REGION NO_PROXY no_proxy; do
-    [ -z "${!v+x}" ] || printf 'export %s=%q\n' "$v" "${!v}"
+    [ -z "${!v+x}" ] || printf "export %s='%s'\n" "$v" "${!v//\'/\'\\\'\'}"
   done
 }
 

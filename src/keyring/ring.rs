@@ -178,6 +178,8 @@ pub struct KeyInfo {
     pub expiration: OffsetDateTime,
     /// Its state at the time of the listing.
     pub status: KeyStatus,
+    /// Whether it is revoked (also reported when the key is unreadable).
+    pub revoked: bool,
     /// Whether it is the key new payloads are protected with.
     pub is_default: bool,
     /// Its algorithm, when the key could be read.
@@ -246,6 +248,7 @@ impl KeyRing {
                     activation: p.activation,
                     expiration: p.expiration,
                     status,
+                    revoked: k.revoked,
                     is_default: self.protect_key == Some(p.id),
                     algorithm: p.material.as_ref().ok().map(|e| e.algorithm()),
                     problem: p.material.as_ref().err().cloned(),

@@ -1,0 +1,77 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use data_protection::repository::{MemoryRepository, XmlRepository};
+use data_protection::xml::XmlElement;
+use data_protection::{DataProtection, DataProtectionBuilder, ManualClock};
+use time::OffsetDateTime;
+
+/// `../shared/vectors` beside the project root.
+pub fn vectors_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
+    assert!(
+        dir.is_dir(),
+        "the shared test vectors are missing at {}: clone the project with shared/ beside it",
+        dir.display()
+    );
+    dir
+}
+
+/// `keyring-formats/golden` in the repository.
+pub fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("keyring-formats/golden")
+}
+
+/// Reads `key=value` lines of `[section]` in a vector file.
+pub fn section(file: &Path, name: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let mut inside = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('[') {
+            inside = line.starts_with(&format!("[{name}]"));
+            continue;
+        }
+        if inside && !line.starts_with('#') {
+            if let Some((k, v)) = line.split_once('=') {
+                out.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+        }
+    }
+    assert!(!out.is_empty(), "no section [{name}] in {}", file.display());
+    out
+}
+
+pub fn field<'a>(fields: &'a [(String, String)], key: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no field {key}"))
+}
+
+/// A memory store holding the given XML documents, named as their file stems.
+pub async fn memory_with(docs: &[(&str, String)]) -> Arc<dyn XmlRepository> {
+    let repo: Arc<dyn XmlRepository> = Arc::new(MemoryRepository::new());
+    for (name, xml) in docs {
+        let element = XmlElement::parse(xml).unwrap_or_else(|e| panic!("{name}: {e}"));
+        repo.store_element(&element, name).await.expect("store");
+    }
+    repo
+}
+
+/// A builder with a manual clock, no background task and no key generation.
+pub fn read_only(repo: Arc<dyn XmlRepository>, clock: Arc<ManualClock>) -> DataProtectionBuilder {
+    DataProtection::builder()
+        .application_name("MyApp")
+        .persist_keys_to_shared(repo)
+        .clock(clock)
+        .background_refresh(false)
+        .disable_automatic_key_generation()
+}
+
+pub fn clock_at(t: OffsetDateTime) -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(t))
+}
