@@ -89,7 +89,10 @@ impl Protector {
     /// [`Error::NoDefaultKey`] when the ring has no key that may protect.
     pub fn protect(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
         let ring = self.inner.manager.current();
-        let key = ring.protect_key().ok_or(Error::NoDefaultKey)?;
+        let Some(key) = ring.protect_key() else {
+            self.inner.manager.request_refresh();
+            return Err(Error::NoDefaultKey);
+        };
         let encryptor = key.encryptor().ok_or(Error::NoDefaultKey)?;
         let header = payload::header(key.key.id);
         let mut out = Vec::with_capacity(payload::HEADER_LEN + 96 + plaintext.len());

@@ -129,7 +129,8 @@ impl DataProtection {
     }
 
     /// Revokes one key: it no longer protects or unprotects (except through
-    /// [`Protector::dangerous_unprotect_ignoring_revocation`]).
+    /// [`Protector::dangerous_unprotect_ignoring_revocation`]). If it was the default key and
+    /// this node may create keys, a replacement is created at once.
     ///
     /// # Errors
     /// [`Error::UnknownKey`] if the ring lacks that key; or the store failed.
@@ -138,7 +139,8 @@ impl DataProtection {
         if ring.get(&id).is_none() {
             return Err(Error::UnknownKey(id));
         }
-        self.inner.manager.revoke_key(id, reason).await
+        self.inner.manager.revoke_key(id, reason).await?;
+        self.replace_revoked_default().await
     }
 
     /// Revokes every key created strictly before `date`.
@@ -146,7 +148,17 @@ impl DataProtection {
     /// # Errors
     /// The store failed.
     pub async fn revoke_all_keys_created_before(&self, date: OffsetDateTime, reason: &str) -> Result<()> {
-        self.inner.manager.revoke_all_created_before(date, reason).await
+        self.inner.manager.revoke_all_created_before(date, reason).await?;
+        self.replace_revoked_default().await
+    }
+
+    /// After a revocation the default key may be gone: create its replacement at once
+    /// (when this node may), rather than on the next protect.
+    async fn replace_revoked_default(&self) -> Result<()> {
+        if self.inner.auto_generate {
+            self.inner.manager.ensure(true).await?;
+        }
+        Ok(())
     }
 
     /// The store.

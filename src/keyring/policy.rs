@@ -60,15 +60,21 @@ impl Policy {
         (!preferred.revoked && preferred.expiration > now && preferred.usable).then_some(preferred.id)
     }
 
-    /// Among keys active by `now` (give or take the clock skew), those old enough to have
-    /// propagated win, the latest-activated first; failing that, the earliest-activated new one.
+    /// Among unexpired keys active by `now` (give or take the clock skew), those old enough to
+    /// have propagated win, the latest-activated first; failing that, the earliest-activated
+    /// new one. ASP.NET also considers expired keys here, so after an outage that outlived
+    /// the default key it rejects its own replacement for two days and keeps generating keys;
+    /// leaving expired keys out avoids that.
     fn preferred_key<'k, Id: Ord + Copy>(
         &self,
         keys: &'k [KeyFacts<Id>],
         now: OffsetDateTime,
     ) -> Option<&'k KeyFacts<Id>> {
         let cutoff = now - self.propagation_window;
-        let candidates = || keys.iter().filter(move |k| k.activation <= now + self.clock_skew);
+        let candidates = || {
+            keys.iter()
+                .filter(move |k| k.activation <= now + self.clock_skew && k.expiration > now)
+        };
         let propagated = candidates()
             .filter(|k| k.created <= cutoff)
             .min_by(|a, b| b.activation.cmp(&a.activation).then(a.id.cmp(&b.id)));
@@ -184,7 +190,8 @@ mod tests {
         let a = key(1, T0, T0, 90);
         let end = a.expiration;
         assert_eq!(p.key_needed(&[a], end - Duration::days(4)), None);
-        let plan = p.key_needed(&[a], end - Duration::days(3) + Duration::seconds(-1)).unwrap();
+        assert_eq!(p.key_needed(&[a], end - Duration::days(3)), None);
+        let plan = p.key_needed(&[a], end - Duration::days(3) + Duration::seconds(1)).unwrap();
         assert_eq!(plan.activation, end);
         assert!(plan.successor);
         let b = key(2, end - Duration::days(3), end, 90);
@@ -222,6 +229,16 @@ mod tests {
         cur.usable = false;
         assert_eq!(p.default_key(&[old, cur], now), None);
         assert!(p.key_needed(&[old, cur], now).is_some());
+    }
+
+    #[test]
+    fn a_replacement_after_an_outage_is_accepted_at_once() {
+        let p = Policy::default();
+        let old = key(1, T0, T0, 90);
+        let now = T0 + Duration::days(120);
+        let replacement = key(2, now, now, 90);
+        assert_eq!(p.default_key(&[old, replacement], now), Some(2));
+        assert_eq!(p.key_needed(&[old, replacement], now), None);
     }
 
     #[test]
