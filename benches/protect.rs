@@ -46,7 +46,9 @@ fn provider(rt: &tokio::runtime::Runtime, algorithm: Algorithm) -> DataProtectio
 /// The two payloads: a session id and 1 KiB of printable text (valid UTF-8, usable as a
 /// cookie value).
 fn payloads() -> [(&'static str, String); 2] {
-    let big: String = (0..BIG_LEN).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let big: String = (0..BIG_LEN)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
     [("36B", SESSION_ID.to_owned()), ("1KiB", big)]
 }
 
@@ -67,16 +69,28 @@ fn protect_unprotect(c: &mut Criterion) {
                 b.iter(|| protector.protect(black_box(bytes)).expect("protect"));
             });
             c.bench_function(&format!("unprotect/{alg_name}/{size}"), |b| {
-                b.iter(|| protector.unprotect(black_box(&protected)).expect("unprotect"));
+                b.iter(|| {
+                    protector
+                        .unprotect(black_box(&protected))
+                        .expect("unprotect")
+                });
             });
 
             if alg_name == "gcm" {
                 let token = protector.protect_str(&text).expect("protect_str");
                 c.bench_function(&format!("protect-str/{alg_name}/{size}"), |b| {
-                    b.iter(|| protector.protect_str(black_box(&text)).expect("protect_str"));
+                    b.iter(|| {
+                        protector
+                            .protect_str(black_box(&text))
+                            .expect("protect_str")
+                    });
                 });
                 c.bench_function(&format!("unprotect-str/{alg_name}/{size}"), |b| {
-                    b.iter(|| protector.unprotect_str(black_box(&token)).expect("unprotect_str"));
+                    b.iter(|| {
+                        protector
+                            .unprotect_str(black_box(&token))
+                            .expect("unprotect_str")
+                    });
                 });
             }
         }
@@ -96,7 +110,9 @@ fn cookie_private_jar(c: &mut Criterion) {
 
         // A jar as a request would produce: the encrypted cookie as an original cookie.
         let mut source = CookieJar::new();
-        source.private_mut(&key).add(Cookie::new("session", value.clone()));
+        source
+            .private_mut(&key)
+            .add(Cookie::new("session", value.clone()));
         let encrypted = source.get("session").expect("encrypted cookie").clone();
         let mut jar = CookieJar::new();
         jar.add_original(encrypted);
@@ -104,7 +120,11 @@ fn cookie_private_jar(c: &mut Criterion) {
         assert_eq!(decrypted.value(), value);
 
         c.bench_function(&format!("cookie-private-jar/decrypt/{size}"), |b| {
-            b.iter(|| jar.private(&key).get(black_box("session")).expect("decrypt"));
+            b.iter(|| {
+                jar.private(&key)
+                    .get(black_box("session"))
+                    .expect("decrypt")
+            });
         });
     }
 }
@@ -122,7 +142,10 @@ fn ring_size(c: &mut Criterion) {
             // All expired: activated 400 days ago plus a few seconds each, 90-day lifetime.
             let activation = now - time::Duration::days(400) + time::Duration::seconds(i as i64);
             let expiration = activation + time::Duration::days(90);
-            large.create_key(activation, expiration).await.expect("create_key");
+            large
+                .create_key(activation, expiration)
+                .await
+                .expect("create_key");
         }
     });
     eprintln!(
@@ -131,13 +154,21 @@ fn ring_size(c: &mut Criterion) {
         started.elapsed()
     );
     assert_eq!(large.keys().len(), RING_SIZE);
-    assert_eq!(large.default_key(), default_key, "the default key must not change");
+    assert_eq!(
+        large.default_key(),
+        default_key,
+        "the default key must not change"
+    );
 
     for (count, dp) in [(1, &small), (RING_SIZE, &large)] {
         let protector: Protector = dp.protector(["bench"]);
         let protected = protector.protect(SESSION_ID.as_bytes()).expect("protect");
         c.bench_function(&format!("unprotect-ring-size/{count}"), |b| {
-            b.iter(|| protector.unprotect(black_box(&protected)).expect("unprotect"));
+            b.iter(|| {
+                protector
+                    .unprotect(black_box(&protected))
+                    .expect("unprotect")
+            });
         });
     }
 }

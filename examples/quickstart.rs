@@ -8,9 +8,12 @@ use data_protection::DataProtection;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| std::env::temp_dir().join("data-protection-quickstart").display().to_string());
+    let dir = std::env::args().nth(1).unwrap_or_else(|| {
+        std::env::temp_dir()
+            .join("data-protection-quickstart")
+            .display()
+            .to_string()
+    });
     println!("key directory: {dir}");
 
     let dp = DataProtection::builder()
@@ -27,7 +30,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let other = dp.protector(["another purpose"]);
     println!(
         "with another purpose: {}",
-        other.unprotect_str(&token).map_err(|e| e.to_string()).unwrap_err()
+        other
+            .unprotect_str(&token)
+            .map_err(|e| e.to_string())
+            .unwrap_err()
     );
 
     println!("keys:");

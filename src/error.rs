@@ -103,7 +103,11 @@ impl StoreError {
     }
 
     /// Maps an I/O error to a store error.
-    pub fn from_io(store: impl fmt::Display, context: impl fmt::Display, err: std::io::Error) -> Self {
+    pub fn from_io(
+        store: impl fmt::Display,
+        context: impl fmt::Display,
+        err: std::io::Error,
+    ) -> Self {
         let kind = match err.kind() {
             std::io::ErrorKind::PermissionDenied => StoreErrorKind::Denied,
             std::io::ErrorKind::TimedOut => StoreErrorKind::Timeout,

@@ -104,7 +104,11 @@ mod tests {
             assert_eq!(form.parse::<KeyId>().unwrap(), d, "{form}");
         }
         assert!("*".parse::<KeyId>().is_err());
-        assert!("urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e".parse::<KeyId>().is_err());
+        assert!(
+            "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e"
+                .parse::<KeyId>()
+                .is_err()
+        );
         assert_eq!(d.to_string(), "0f8fad5b-d9cb-469f-a165-70867728950e");
     }
 }

@@ -5,24 +5,36 @@
 mod clock;
 mod crypto;
 mod error;
+mod key_id;
+mod keyring;
 mod payload;
 mod protector;
 mod provider;
+mod random;
+pub mod repository;
+mod secret;
 mod time_limited;
 pub mod xml;
-mod key_id;
-mod keyring;
-pub mod repository;
-mod random;
-mod secret;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
 pub use error::{Error, Result, StoreError, StoreErrorKind};
 pub use key_id::{KeyId, KeyIdParseError};
 pub use keyring::{EnsureOutcome, KeyInfo, KeyProblem, KeyStatus};
-pub use random::{InsecureSequentialRandom, RandomSource, SystemRandom};
 pub use protector::{Protector, Unprotected};
 pub use provider::{DataProtection, DataProtectionBuilder};
+pub use random::{InsecureSequentialRandom, RandomSource, SystemRandom};
 pub use secret::Secret;
 pub use time_limited::{PURPOSE as TIME_LIMITED_PURPOSE, TimeLimitedProtector};
+
+/// Entry points for the fuzz targets in `fuzz/`. Not part of the API.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Parses text as a key-ring element and classifies it, as a reload does.
+    pub fn key_ring_element(text: &str) {
+        if let Ok(element) = crate::xml::XmlElement::parse(text) {
+            let _ = element.to_compact_string();
+            let _ = crate::keyring::read_element(&element);
+        }
+    }
+}

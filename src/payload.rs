@@ -94,7 +94,13 @@ mod tests {
 
     #[test]
     fn seven_bit_encoding() {
-        for (n, expected) in [(0usize, "00"), (127, "7f"), (128, "8001"), (155, "9b01"), (16384, "808001")] {
+        for (n, expected) in [
+            (0usize, "00"),
+            (127, "7f"),
+            (128, "8001"),
+            (155, "9b01"),
+            (16384, "808001"),
+        ] {
             let mut out = Vec::new();
             write_7bit(&mut out, n);
             assert_eq!(hex::encode(out), expected);

@@ -41,7 +41,10 @@ pub struct Unprotected {
 impl std::fmt::Debug for Unprotected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Unprotected")
-            .field("plaintext", &format_args!("[{} bytes]", self.plaintext.len()))
+            .field(
+                "plaintext",
+                &format_args!("[{} bytes]", self.plaintext.len()),
+            )
             .field("was_revoked", &self.was_revoked)
             .field("requires_migration", &self.requires_migration)
             .finish()
@@ -196,7 +199,12 @@ impl Protector {
         &self.inner.manager
     }
 
-    fn open(&self, ring: &KeyRing, protected: &[u8], allow_revoked: bool) -> Result<(Vec<u8>, KeyId), Failure> {
+    fn open(
+        &self,
+        ring: &KeyRing,
+        protected: &[u8],
+        allow_revoked: bool,
+    ) -> Result<(Vec<u8>, KeyId), Failure> {
         let (id, header, body) = payload::parse(protected).map_err(Failure::Envelope)?;
         let key = ring.get(&id).ok_or(Failure::UnknownKey(id))?;
         if key.revoked && !allow_revoked {

@@ -124,7 +124,11 @@ impl DataProtection {
     ///
     /// # Errors
     /// The store failed, or the dates are inconsistent.
-    pub async fn create_key(&self, activation: OffsetDateTime, expiration: OffsetDateTime) -> Result<KeyId> {
+    pub async fn create_key(
+        &self,
+        activation: OffsetDateTime,
+        expiration: OffsetDateTime,
+    ) -> Result<KeyId> {
         self.inner.manager.create_key(activation, expiration).await
     }
 
@@ -147,8 +151,15 @@ impl DataProtection {
     ///
     /// # Errors
     /// The store failed.
-    pub async fn revoke_all_keys_created_before(&self, date: OffsetDateTime, reason: &str) -> Result<()> {
-        self.inner.manager.revoke_all_created_before(date, reason).await?;
+    pub async fn revoke_all_keys_created_before(
+        &self,
+        date: OffsetDateTime,
+        reason: &str,
+    ) -> Result<()> {
+        self.inner
+            .manager
+            .revoke_all_created_before(date, reason)
+            .await?;
         self.replace_revoked_default().await
     }
 
@@ -335,7 +346,8 @@ impl DataProtectionBuilder {
         let p = &self.policy;
         if p.key_lifetime <= p.refresh_interval + p.propagation_window {
             return Err(Error::Config(
-                "the key lifetime must exceed the refresh interval plus the propagation window".into(),
+                "the key lifetime must exceed the refresh interval plus the propagation window"
+                    .into(),
             ));
         }
         let repository = self.repository.unwrap_or_else(|| {
@@ -362,9 +374,13 @@ impl DataProtectionBuilder {
                 Err(e) => return Err(e),
             }
         }
-        let refresher = self
-            .background_refresh
-            .then(|| tokio::spawn(refresh_loop(Arc::downgrade(&manager), manager.wake.clone(), self.policy.auto_generate)));
+        let refresher = self.background_refresh.then(|| {
+            tokio::spawn(refresh_loop(
+                Arc::downgrade(&manager),
+                manager.wake.clone(),
+                self.policy.auto_generate,
+            ))
+        });
         Ok(DataProtection {
             inner: Arc::new(Shared {
                 manager,
@@ -400,7 +416,9 @@ async fn refresh_loop(manager: Weak<KeyManager>, wake: Arc<tokio::sync::Notify>,
             Ok(_) => failures = 0,
             Err(e) => {
                 failures += 1;
-                tracing::warn!("background key ring refresh failed (the loaded ring stays in use): {e}");
+                tracing::warn!(
+                    "background key ring refresh failed (the loaded ring stays in use): {e}"
+                );
             }
         }
     }

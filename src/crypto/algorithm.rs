@@ -138,7 +138,10 @@ impl Algorithm {
             let macs: &[ValidationAlgorithm] = if e.is_gcm() {
                 &[ValidationAlgorithm::HmacSha256]
             } else {
-                &[ValidationAlgorithm::HmacSha256, ValidationAlgorithm::HmacSha512]
+                &[
+                    ValidationAlgorithm::HmacSha256,
+                    ValidationAlgorithm::HmacSha512,
+                ]
             };
             macs.iter().map(move |v| Self::new(e, *v))
         })

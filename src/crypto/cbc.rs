@@ -127,7 +127,12 @@ fn cbc_encrypt(key_len: usize, key: &[u8], iv: &[u8], buf: &mut [u8], msg_len: u
     }
 }
 
-fn cbc_decrypt(key_len: usize, key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<usize, DecryptError> {
+fn cbc_decrypt(
+    key_len: usize,
+    key: &[u8],
+    iv: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, DecryptError> {
     macro_rules! run {
         ($aes:ty) => {
             cbc::Decryptor::<$aes>::new_from_slices(key, iv)
@@ -149,8 +154,8 @@ mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
 
-    use super::super::test_support::known_key_encrypt;
     use super::super::Algorithm;
+    use super::super::test_support::known_key_encrypt;
 
     /// ManagedAuthenticatedEncryptorTests.Encrypt_KnownKey (shared/vectors/upstream).
     #[test]

@@ -93,7 +93,10 @@ mod tests {
     /// 3-byte pre-buffer and 4-byte post-buffer.
     #[test]
     fn aspnet_known_answer() {
-        let alg = Algorithm::new(EncryptionAlgorithm::Aes128Gcm, ValidationAlgorithm::HmacSha256);
+        let alg = Algorithm::new(
+            EncryptionAlgorithm::Aes128Gcm,
+            ValidationAlgorithm::HmacSha256,
+        );
         let out = known_key_encrypt(alg, &[2, 3, 4], &[6, 5, 4, 3]);
         let expected = STANDARD
             .decode("AAAAAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaG0O2kY0NZtmh2UQtXY5B2jlgnOgAAAAA")

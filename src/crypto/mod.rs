@@ -10,7 +10,6 @@ mod context_header;
 mod gcm;
 pub(crate) mod kdf;
 
-
 pub use algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
 pub(crate) use context_header::context_header;
 
@@ -123,7 +122,12 @@ pub(crate) mod test_support {
     pub(crate) fn known_key_encrypt(algorithm: Algorithm, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let enc = Encryptor::new(algorithm, &Secret::from_slice(b"master key"));
         let mut out = Vec::new();
-        enc.encrypt(&[aad], plaintext, &InsecureSequentialRandom::new(), &mut out);
+        enc.encrypt(
+            &[aad],
+            plaintext,
+            &InsecureSequentialRandom::new(),
+            &mut out,
+        );
         out
     }
 }
@@ -150,7 +154,10 @@ mod tests {
                     assert!(enc.decrypt(&[b"aad"], &bad).is_err(), "{alg} bit {bit}");
                 }
                 for cut in [0, 1, 16, out.len() - 1] {
-                    assert!(enc.decrypt(&[b"aad"], &out[..cut]).is_err(), "{alg} cut {cut}");
+                    assert!(
+                        enc.decrypt(&[b"aad"], &out[..cut]).is_err(),
+                        "{alg} cut {cut}"
+                    );
                 }
             }
         }

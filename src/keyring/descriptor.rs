@@ -9,7 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use crate::xml::{DP_NAMESPACE, XmlElement};
 use crate::{Algorithm, EncryptionAlgorithm, Secret, ValidationAlgorithm};
 
-const CONFIG_NS: &str = "Microsoft.AspNetCore.DataProtection.AuthenticatedEncryption.ConfigurationModel.";
+const CONFIG_NS: &str =
+    "Microsoft.AspNetCore.DataProtection.AuthenticatedEncryption.ConfigurationModel.";
 const AUTHENTICATED: &str = "AuthenticatedEncryptorDescriptorDeserializer";
 const MANAGED: &str = "ManagedAuthenticatedEncryptorDescriptorDeserializer";
 const CNG_CBC: &str = "CngCbcAuthenticatedEncryptorDescriptorDeserializer";
@@ -83,7 +84,10 @@ pub(crate) fn write(algorithm: Algorithm, master_key: &Secret) -> XmlElement {
         .comment(" Warning: the key below is in an unencrypted form. ")
         .child(XmlElement::new("value").text(STANDARD.encode(master_key.expose_secret())));
     XmlElement::new("descriptor")
-        .attr("deserializerType", format!("{CONFIG_NS}{AUTHENTICATED}{ASSEMBLY}"))
+        .attr(
+            "deserializerType",
+            format!("{CONFIG_NS}{AUTHENTICATED}{ASSEMBLY}"),
+        )
         .child(inner.child(master))
 }
 
@@ -101,7 +105,9 @@ fn type_name(qualified: &str) -> String {
 fn decrypt_secrets(element: &XmlElement) -> Result<XmlElement, KeyProblem> {
     let mut out = element.clone();
     out.try_map_elements(&mut |child| {
-        if child.local_name() != "encryptedSecret" || child.name.namespace.as_deref() != Some(DP_NAMESPACE) {
+        if child.local_name() != "encryptedSecret"
+            || child.name.namespace.as_deref() != Some(DP_NAMESPACE)
+        {
             return Ok(None);
         }
         let decryptor = type_name(child.attribute("decryptorType").unwrap_or(""));

@@ -164,6 +164,9 @@ mod tests {
             mass_revocation_name(datetime!(2015-03-01 19:13:19.7573854 -8:00)),
             "revocation-20150302T0313197573854Z"
         );
-        assert_eq!(mass_revocation_name(datetime!(2015-03-01 0:00 UTC)), "revocation-20150301T000000Z");
+        assert_eq!(
+            mass_revocation_name(datetime!(2015-03-01 0:00 UTC)),
+            "revocation-20150301T000000Z"
+        );
     }
 }

@@ -15,7 +15,9 @@ use super::policy::{KeyPlan, Policy};
 use super::ring::KeyRing;
 use crate::repository::{StoreOutcome, XmlRepository};
 use crate::xml::{XmlElement, datetime};
-use crate::{Algorithm, Clock, Error, KeyId, RandomSource, Result, Secret, StoreError, StoreErrorKind};
+use crate::{
+    Algorithm, Clock, Error, KeyId, RandomSource, Result, Secret, StoreError, StoreErrorKind,
+};
 
 /// Master key length: a 512-bit key-derivation key, whatever the algorithm.
 const MASTER_KEY_LEN: usize = 64;
@@ -124,7 +126,11 @@ impl KeyManager {
         state.last_start = Some(Instant::now());
         let stored = self.timed(self.repo.get_all_elements()).await?;
         let elements = self.parse_all(&stored)?;
-        let ring = Arc::new(KeyRing::build(elements, &self.config.policy, self.clock.now()));
+        let ring = Arc::new(KeyRing::build(
+            elements,
+            &self.config.policy,
+            self.clock.now(),
+        ));
         for problem in &ring.problems {
             tracing::warn!(store = %self.repo.describe(), "key ring element skipped: {problem}");
         }
@@ -200,7 +206,10 @@ impl KeyManager {
             return Ok(outcome);
         }
         let id = slot_id(&plan, &ring);
-        let (id, created) = match self.create_key_locked(id, plan.activation, plan.expiration).await? {
+        let (id, created) = match self
+            .create_key_locked(id, plan.activation, plan.expiration)
+            .await?
+        {
             StoreOutcome::Created => (id, true),
             StoreOutcome::AlreadyExists => (id, false),
         };
@@ -208,11 +217,17 @@ impl KeyManager {
         if created {
             tracing::info!(key = %id, activation = %plan.activation, "created a new key");
             outcome.created = Some(id);
-        } else if self.config.policy.key_needed(ring.facts(), self.clock.now()) == Some(plan) {
+        } else if self
+            .config
+            .policy
+            .key_needed(ring.facts(), self.clock.now())
+            == Some(plan)
+        {
             // The slot holds something unusable (a damaged file, say): fall back to a random id.
             let id = KeyId::new_random(&*self.random);
             tracing::warn!(key = %id, "the deterministic key slot is unusable; creating a key with a random id");
-            self.create_key_locked(id, plan.activation, plan.expiration).await?;
+            self.create_key_locked(id, plan.activation, plan.expiration)
+                .await?;
             ring = self.reload_locked(&mut state).await?;
             outcome.created = Some(id);
         } else {
@@ -228,7 +243,8 @@ impl KeyManager {
     pub(crate) async fn ensure_rate_limited(&self, generate: bool) -> Result<EnsureOutcome> {
         let last = self.reload_lock.lock().await.last_start;
         if let Some(last) = last {
-            tokio::time::sleep_until((last + self.config.unknown_key_refresh_interval).into()).await;
+            tokio::time::sleep_until((last + self.config.unknown_key_refresh_interval).into())
+                .await;
         }
         self.ensure(generate).await
     }
@@ -276,8 +292,13 @@ impl KeyManager {
     }
 
     /// Revokes every key created strictly before `date`.
-    pub(crate) async fn revoke_all_created_before(&self, date: OffsetDateTime, reason: &str) -> Result<()> {
-        self.write_revocation(Revocation::CreatedBefore { date }, reason).await
+    pub(crate) async fn revoke_all_created_before(
+        &self,
+        date: OffsetDateTime,
+        reason: &str,
+    ) -> Result<()> {
+        self.write_revocation(Revocation::CreatedBefore { date }, reason)
+            .await
     }
 
     async fn write_revocation(&self, revocation: Revocation, reason: &str) -> Result<()> {

@@ -10,3 +10,8 @@ pub(crate) mod ring;
 pub use descriptor::KeyProblem;
 pub use manager::EnsureOutcome;
 pub use ring::{KeyInfo, KeyStatus};
+
+/// Classifies one parsed element (for the fuzz targets).
+pub(crate) fn read_element(element: &crate::xml::XmlElement) -> bool {
+    elements::read(element).is_ok()
+}

@@ -57,7 +57,8 @@ impl Policy {
         now: OffsetDateTime,
     ) -> Option<Id> {
         let preferred = self.preferred_key(keys, now)?;
-        (!preferred.revoked && preferred.expiration > now && preferred.usable).then_some(preferred.id)
+        (!preferred.revoked && preferred.expiration > now && preferred.usable)
+            .then_some(preferred.id)
     }
 
     /// Among unexpired keys active by `now` (give or take the clock skew), those old enough to
@@ -143,7 +144,11 @@ impl Policy {
 
     /// The next instant after `now` at which the default key may change without any new key
     /// appearing: a key activating, passing the propagation cutoff, or expiring.
-    pub(crate) fn next_change<Id>(&self, keys: &[KeyFacts<Id>], now: OffsetDateTime) -> Option<OffsetDateTime> {
+    pub(crate) fn next_change<Id>(
+        &self,
+        keys: &[KeyFacts<Id>],
+        now: OffsetDateTime,
+    ) -> Option<OffsetDateTime> {
         keys.iter()
             .flat_map(|k| {
                 [
@@ -163,7 +168,12 @@ mod tests {
 
     use super::*;
 
-    fn key(id: u32, created: OffsetDateTime, activation: OffsetDateTime, days: i64) -> KeyFacts<u32> {
+    fn key(
+        id: u32,
+        created: OffsetDateTime,
+        activation: OffsetDateTime,
+        days: i64,
+    ) -> KeyFacts<u32> {
         KeyFacts {
             id,
             created,
@@ -181,7 +191,10 @@ mod tests {
         let p = Policy::default();
         assert_eq!(p.default_key::<u32>(&[], T0), None);
         let plan = p.key_needed::<u32>(&[], T0).unwrap();
-        assert_eq!((plan.activation, plan.expiration, plan.successor), (T0, T0 + Duration::days(90), false));
+        assert_eq!(
+            (plan.activation, plan.expiration, plan.successor),
+            (T0, T0 + Duration::days(90), false)
+        );
     }
 
     #[test]
@@ -191,14 +204,20 @@ mod tests {
         let end = a.expiration;
         assert_eq!(p.key_needed(&[a], end - Duration::days(4)), None);
         assert_eq!(p.key_needed(&[a], end - Duration::days(3)), None);
-        let plan = p.key_needed(&[a], end - Duration::days(3) + Duration::seconds(1)).unwrap();
+        let plan = p
+            .key_needed(&[a], end - Duration::days(3) + Duration::seconds(1))
+            .unwrap();
         assert_eq!(plan.activation, end);
         assert!(plan.successor);
         let b = key(2, end - Duration::days(3), end, 90);
         let ring = [a, b];
         assert_eq!(p.key_needed(&ring, end - Duration::days(2)), None);
         assert_eq!(p.default_key(&ring, end - Duration::minutes(6)), Some(1));
-        assert_eq!(p.default_key(&ring, end - Duration::minutes(4)), Some(2), "clock skew");
+        assert_eq!(
+            p.default_key(&ring, end - Duration::minutes(4)),
+            Some(2),
+            "clock skew"
+        );
         assert_eq!(p.default_key(&ring, end + Duration::days(1)), Some(2));
     }
 

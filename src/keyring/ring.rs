@@ -67,7 +67,10 @@ impl KeyRing {
                     };
                     if let Some(existing) = keys.get_mut(&k.id) {
                         if !same_key(&existing.key, k) {
-                            problems.push(format!("key {}: two different elements carry this id", k.id));
+                            problems.push(format!(
+                                "key {}: two different elements carry this id",
+                                k.id
+                            ));
                             let mut conflicted = (*existing.key).clone();
                             conflicted.material = Err(KeyProblem::DuplicateId);
                             existing.key = Arc::new(conflicted);

@@ -40,14 +40,26 @@ pub async fn run(repo: Arc<dyn XmlRepository>, can_delete: bool) {
         repo.describe()
     );
 
-    let first = element("11111111-1111-1111-1111-111111111111", "first & <escaped> \"text\" ü");
-    let outcome = repo.store_element(&first, "key-11111111-1111-1111-1111-111111111111").await;
+    let first = element(
+        "11111111-1111-1111-1111-111111111111",
+        "first & <escaped> \"text\" ü",
+    );
+    let outcome = repo
+        .store_element(&first, "key-11111111-1111-1111-1111-111111111111")
+        .await;
     assert_eq!(outcome.expect("store must succeed"), StoreOutcome::Created);
     let all = read_back(&*repo).await;
     assert_eq!(all.len(), 1, "one element stored, one read");
-    assert_eq!(all[0].1, first.to_compact_string(), "content must round-trip exactly");
+    assert_eq!(
+        all[0].1,
+        first.to_compact_string(),
+        "content must round-trip exactly"
+    );
     if let Some(name) = &all[0].0 {
-        assert_eq!(name, "key-11111111-1111-1111-1111-111111111111", "friendly name kept");
+        assert_eq!(
+            name, "key-11111111-1111-1111-1111-111111111111",
+            "friendly name kept"
+        );
     }
 
     let imposter = element("11111111-1111-1111-1111-111111111111", "imposter");
@@ -56,13 +68,20 @@ pub async fn run(repo: Arc<dyn XmlRepository>, can_delete: bool) {
         .await
         .expect("a second store of one name must not error");
     assert_eq!(again, StoreOutcome::AlreadyExists, "never overwrite");
-    assert_eq!(read_back(&*repo).await[0].1, first.to_compact_string(), "content unchanged");
+    assert_eq!(
+        read_back(&*repo).await[0].1,
+        first.to_compact_string(),
+        "content unchanged"
+    );
 
     assert!(
         repo.store_element(&first, "../escape").await.is_err(),
         "invalid names must be refused"
     );
-    assert!(repo.store_element(&first, "").await.is_err(), "empty names must be refused");
+    assert!(
+        repo.store_element(&first, "").await.is_err(),
+        "empty names must be refused"
+    );
 
     // Racing creators of one name: exactly one wins, and the stored content is the winner's.
     let name = "key-22222222-2222-2222-2222-222222222222";
@@ -70,8 +89,14 @@ pub async fn run(repo: Arc<dyn XmlRepository>, can_delete: bool) {
         .map(|i| {
             let repo = repo.clone();
             tokio::spawn(async move {
-                let e = element("22222222-2222-2222-2222-222222222222", &format!("racer {i}"));
-                let outcome = repo.store_element(&e, name).await.expect("racing store must not error");
+                let e = element(
+                    "22222222-2222-2222-2222-222222222222",
+                    &format!("racer {i}"),
+                );
+                let outcome = repo
+                    .store_element(&e, name)
+                    .await
+                    .expect("racing store must not error");
                 (outcome, e.to_compact_string())
             })
         })
@@ -83,20 +108,34 @@ pub async fn run(repo: Arc<dyn XmlRepository>, can_delete: bool) {
             winners.push(content);
         }
     }
-    assert_eq!(winners.len(), 1, "exactly one racer must create the element");
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one racer must create the element"
+    );
     let all = read_back(&*repo).await;
     assert_eq!(all.len(), 2);
-    assert!(all.iter().any(|(_, c)| *c == winners[0]), "the stored element is the winner's");
+    assert!(
+        all.iter().any(|(_, c)| *c == winners[0]),
+        "the stored element is the winner's"
+    );
 
     let many: Vec<String> = (0..50).map(|i| format!("revocation-{i:04}")).collect();
     for n in &many {
-        let r = XmlElement::new("revocation").attr("version", "1").child(XmlElement::new("reason").text(n.clone()));
-        assert_eq!(repo.store_element(&r, n).await.expect("store"), StoreOutcome::Created);
+        let r = XmlElement::new("revocation")
+            .attr("version", "1")
+            .child(XmlElement::new("reason").text(n.clone()));
+        assert_eq!(
+            repo.store_element(&r, n).await.expect("store"),
+            StoreOutcome::Created
+        );
     }
     assert_eq!(read_back(&*repo).await.len(), 52, "every element is read");
 
     if can_delete {
-        repo.delete_elements(&many).await.expect("delete must succeed");
+        repo.delete_elements(&many)
+            .await
+            .expect("delete must succeed");
         repo.delete_elements(&["revocation-9999".to_owned()])
             .await
             .expect("deleting a missing element is not an error");

@@ -95,7 +95,9 @@ impl DirectoryRepository {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(StoreOutcome::AlreadyExists),
             Err(e) if links_unsupported(&e) => match write_new_file(&final_path, contents) {
                 Ok(()) => Ok(StoreOutcome::Created),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(StoreOutcome::AlreadyExists),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    Ok(StoreOutcome::AlreadyExists)
+                }
                 Err(e) => Err(self.io_error(format!("writing {}", final_path.display()), e)),
             },
             Err(e) => Err(self.io_error(format!("linking {}", final_path.display()), e)),
@@ -140,7 +142,8 @@ impl XmlRepository for DirectoryRepository {
         }
         let contents = zeroize::Zeroizing::new(element.to_document_string());
         let name = friendly_name.to_owned();
-        self.blocking(move |this| this.create(&name, contents.as_bytes())).await
+        self.blocking(move |this| this.create(&name, contents.as_bytes()))
+            .await
     }
 
     async fn delete_elements(&self, friendly_names: &[String]) -> Result<(), StoreError> {
@@ -154,13 +157,19 @@ impl XmlRepository for DirectoryRepository {
 }
 
 fn invalid_name(store: &str, name: &str) -> StoreError {
-    StoreError::new(StoreErrorKind::Other, store, format!("invalid element name {name:?}"))
+    StoreError::new(
+        StoreErrorKind::Other,
+        store,
+        format!("invalid element name {name:?}"),
+    )
 }
 
 fn links_unsupported(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied | io::ErrorKind::CrossesDevices
+        io::ErrorKind::Unsupported
+            | io::ErrorKind::PermissionDenied
+            | io::ErrorKind::CrossesDevices
     ) || matches!(e.raw_os_error(), Some(95 | 1)) // EOPNOTSUPP, EPERM
 }
 

@@ -29,7 +29,11 @@ pub(crate) fn format(dt: OffsetDateTime) -> String {
     } else {
         let total = offset.whole_minutes();
         let sign = if total < 0 { '-' } else { '+' };
-        s.push_str(&format!("{sign}{:02}:{:02}", total.abs() / 60, total.abs() % 60));
+        s.push_str(&format!(
+            "{sign}{:02}:{:02}",
+            total.abs() / 60,
+            total.abs() % 60
+        ));
     }
     s
 }
@@ -39,12 +43,20 @@ pub(crate) fn format(dt: OffsetDateTime) -> String {
 pub(crate) fn parse(text: &str) -> Option<OffsetDateTime> {
     let s = text.trim();
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     let date = Date::from_calendar_date(
         i32::try_from(num(0..4)?).ok()?,
@@ -117,7 +129,10 @@ mod tests {
 
     #[test]
     fn formats_like_dotnet() {
-        assert_eq!(format(datetime!(2015-01-01 0:00 UTC)), "2015-01-01T00:00:00Z");
+        assert_eq!(
+            format(datetime!(2015-01-01 0:00 UTC)),
+            "2015-01-01T00:00:00Z"
+        );
         assert_eq!(
             format(datetime!(2015-03-19 23:32:02.3949887 UTC)),
             "2015-03-19T23:32:02.3949887Z"
@@ -126,7 +141,10 @@ mod tests {
             format(datetime!(2015-03-01 19:13:19.75738540 -8:00)),
             "2015-03-01T19:13:19.7573854-08:00"
         );
-        assert_eq!(format(datetime!(2015-03-01 19:13:19.5 +5:30)), "2015-03-01T19:13:19.5+05:30");
+        assert_eq!(
+            format(datetime!(2015-03-01 19:13:19.5 +5:30)),
+            "2015-03-01T19:13:19.5+05:30"
+        );
     }
 
     #[test]
@@ -139,12 +157,24 @@ mod tests {
         ] {
             assert_eq!(format(parse(s).unwrap()), s);
         }
-        assert_eq!(parse("2015-01-01T00:00:00").unwrap(), datetime!(2015-01-01 0:00 UTC));
+        assert_eq!(
+            parse("2015-01-01T00:00:00").unwrap(),
+            datetime!(2015-01-01 0:00 UTC)
+        );
         assert_eq!(
             parse(" 2015-01-01T00:00:00.123456789Z ").unwrap(),
             datetime!(2015-01-01 0:00:00.1234567 UTC)
         );
-        for bad in ["", "2015-01-01", "2015-13-01T00:00:00Z", "2015-01-01T00:00:00.Z", "2015-01-01T00:00:00+8", "x015-01-01T00:00:00Z", "2015-01-01T00:00:00Zjunk", "+015-01-01T00:00:00Z"] {
+        for bad in [
+            "",
+            "2015-01-01",
+            "2015-13-01T00:00:00Z",
+            "2015-01-01T00:00:00.Z",
+            "2015-01-01T00:00:00+8",
+            "x015-01-01T00:00:00Z",
+            "2015-01-01T00:00:00Zjunk",
+            "+015-01-01T00:00:00Z",
+        ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
     }
@@ -152,7 +182,10 @@ mod tests {
     #[test]
     fn ticks_match_dotnet() {
         // shared/vectors/upstream/time_limited.txt
-        assert_eq!(to_ticks(datetime!(2000-01-01 0:00 UTC)), 0x08c1_2202_47e4_4000);
+        assert_eq!(
+            to_ticks(datetime!(2000-01-01 0:00 UTC)),
+            0x08c1_2202_47e4_4000
+        );
         assert_eq!(
             from_ticks(0x2bca_2875_f437_3fff).unwrap(),
             datetime!(9999-12-31 23:59:59.9999999 UTC)

@@ -109,7 +109,13 @@ impl XmlElement {
     }
 
     /// Adds a namespaced attribute with its `xmlns:prefix` declaration.
-    pub(crate) fn push_ns_attribute(&mut self, prefix: &str, namespace: &str, local: &str, value: &str) {
+    pub(crate) fn push_ns_attribute(
+        &mut self,
+        prefix: &str,
+        namespace: &str,
+        local: &str,
+        value: &str,
+    ) {
         self.attributes.push(Attribute {
             name: QName {
                 prefix: Some(prefix.to_owned()),
@@ -150,7 +156,9 @@ impl XmlElement {
     pub(crate) fn attribute(&self, local: &str) -> Option<&str> {
         self.attributes
             .iter()
-            .find(|a| a.name.local == local && a.name.namespace.is_none() && a.name.prefix.is_none())
+            .find(|a| {
+                a.name.local == local && a.name.namespace.is_none() && a.name.prefix.is_none()
+            })
             .map(|a| a.value.as_str())
     }
 

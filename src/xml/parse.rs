@@ -70,7 +70,8 @@ pub(super) fn parse(text: &str) -> Result<XmlElement, XmlError> {
             }
             Event::Comment(c) => {
                 if let Some(top) = stack.last_mut() {
-                    top.children.push(Node::Comment(c.xml10_content().into_owned()));
+                    top.children
+                        .push(Node::Comment(c.xml10_content().into_owned()));
                 }
             }
             Event::DocType(_) => return Err(err("DTDs are not accepted")),
@@ -116,7 +117,11 @@ fn push_text(stack: &mut [XmlElement], text: &str) -> Result<(), XmlError> {
 
 fn element(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<XmlElement, XmlError> {
     let (ns, local) = reader.resolver().resolve_element(start.name());
-    let name = qname(ns, local.as_ref(), start.name().prefix().map(|p| p.as_ref().to_owned()))?;
+    let name = qname(
+        ns,
+        local.as_ref(),
+        start.name().prefix().map(|p| p.as_ref().to_owned()),
+    )?;
     let mut attributes = Vec::new();
     for attr in start.attributes() {
         let attr = attr.map_err(err)?;
@@ -192,7 +197,11 @@ mod tests {
         let e = XmlElement::new("key")
             .attr("id", "x\"<")
             .child(XmlElement::new("creationDate").text("2015"))
-            .child(XmlElement::new("d").comment(" c ").child(XmlElement::new("e").attr("a", "1")));
+            .child(
+                XmlElement::new("d")
+                    .comment(" c ")
+                    .child(XmlElement::new("e").attr("a", "1")),
+            );
         assert_eq!(
             e.to_compact_string(),
             "<key id=\"x&quot;&lt;\"><creationDate>2015</creationDate><d><!-- c --><e a=\"1\" /></d></key>"
@@ -201,6 +210,11 @@ mod tests {
             e.to_document_string(),
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<key id=\"x&quot;&lt;\">\n  <creationDate>2015</creationDate>\n  <d>\n    <!-- c -->\n    <e a=\"1\" />\n  </d>\n</key>"
         );
-        assert_eq!(XmlElement::parse(&e.to_document_string()).unwrap().to_compact_string(), e.to_compact_string());
+        assert_eq!(
+            XmlElement::parse(&e.to_document_string())
+                .unwrap()
+                .to_compact_string(),
+            e.to_compact_string()
+        );
     }
 }

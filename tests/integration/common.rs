@@ -34,10 +34,11 @@ pub fn section(file: &Path, name: &str) -> Vec<(String, String)> {
             inside = line.starts_with(&format!("[{name}]"));
             continue;
         }
-        if inside && !line.starts_with('#') {
-            if let Some((k, v)) = line.split_once('=') {
-                out.push((k.trim().to_owned(), v.trim().to_owned()));
-            }
+        if let Some((k, v)) = line
+            .split_once('=')
+            .filter(|_| inside && !line.starts_with('#'))
+        {
+            out.push((k.trim().to_owned(), v.trim().to_owned()));
         }
     }
     assert!(!out.is_empty(), "no section [{name}] in {}", file.display());

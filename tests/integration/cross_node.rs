@@ -9,7 +9,11 @@ async fn node(dir: &std::path::Path, generate: bool) -> DataProtection {
     let b = DataProtection::builder()
         .application_name("MyApp")
         .persist_keys_to_directory(dir);
-    let b = if generate { b } else { b.disable_automatic_key_generation() };
+    let b = if generate {
+        b
+    } else {
+        b.disable_automatic_key_generation()
+    };
     b.build().await.unwrap()
 }
 
@@ -25,14 +29,20 @@ async fn unknown_key_ids_trigger_a_reload() {
     let token = a.protector(["x"]).protect(b"hello").unwrap();
 
     // Async unprotect waits for the reload.
-    assert_eq!(b.protector(["x"]).unprotect_async(&token).await.unwrap(), b"hello");
+    assert_eq!(
+        b.protector(["x"]).unprotect_async(&token).await.unwrap(),
+        b"hello"
+    );
 
     // Sync unprotect fails once, asks the background task to reload, then succeeds.
     let pc = c.protector(["x"]);
     assert!(pc.unprotect(&token).is_err());
     let start = Instant::now();
     while pc.unprotect(&token).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10), "background reload did not happen");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "background reload did not happen"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -41,7 +51,13 @@ async fn unknown_key_ids_trigger_a_reload() {
     a.revoke_key(old, "rotate now").await.unwrap();
     let new_token = a.protector(["x"]).protect(b"again").unwrap();
     assert_ne!(new_token[4..20], old.to_guid_bytes());
-    assert_eq!(b.protector(["x"]).unprotect_async(&new_token).await.unwrap(), b"again");
+    assert_eq!(
+        b.protector(["x"])
+            .unprotect_async(&new_token)
+            .await
+            .unwrap(),
+        b"again"
+    );
     // and B now sees the revocation too.
     assert!(b.protector(["x"]).unprotect(&token).is_err());
 }
@@ -63,5 +79,9 @@ async fn unknown_ids_are_rate_limited() {
         assert!(h.await.unwrap().is_err());
     }
     // 50 concurrent unknown ids share reloads spaced by the 1 s interval: well under 50 s.
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }

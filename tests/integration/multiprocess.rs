@@ -20,12 +20,19 @@ fn key_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Starts `NODES` children at the same instant and waits for them.
 fn run_children(keys: &Path, out: &Path, mode: &str) {
-    let start_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(1500);
+    let start_at =
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(1500);
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..NODES)
         .map(|i| {
             Command::new(&exe)
-                .args(["--exact", "multiprocess::child_node", "--ignored", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "multiprocess::child_node",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env("DP_CHILD_KEYS", keys)
                 .env("DP_CHILD_OUT", out)
                 .env("DP_CHILD_ID", i.to_string())
@@ -44,7 +51,12 @@ fn run_children(keys: &Path, out: &Path, mode: &str) {
 
 fn read_tokens(out: &Path) -> Vec<(String, Vec<u8>)> {
     (0..NODES)
-        .map(|i| (format!("node {i}"), std::fs::read(out.join(format!("token-{i}"))).unwrap()))
+        .map(|i| {
+            (
+                format!("node {i}"),
+                std::fs::read(out.join(format!("token-{i}"))).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -62,9 +74,17 @@ async fn processes_starting_together_on_an_empty_directory_create_one_key() {
         }
         run_children(&keys, &out, "start");
         assert_eq!(key_files(&keys).len(), 1, "round {round}: exactly one key");
-        let dp = DataProtection::builder().application_name("Race").persist_keys_to_directory(&keys).build().await.unwrap();
+        let dp = DataProtection::builder()
+            .application_name("Race")
+            .persist_keys_to_directory(&keys)
+            .build()
+            .await
+            .unwrap();
         for (who, token) in read_tokens(&out) {
-            assert_eq!(dp.protector(["race"]).unprotect(&token).unwrap(), who.as_bytes());
+            assert_eq!(
+                dp.protector(["race"]).unprotect(&token).unwrap(),
+                who.as_bytes()
+            );
         }
     }
 }
@@ -75,7 +95,9 @@ async fn processes_agreeing_a_successor_is_due_create_one() {
     let (keys, out) = (dir.path().join("keys"), dir.path().join("out"));
     std::fs::create_dir_all(&out).unwrap();
     // A key created 89 days ago: it expires within the 3-day lead, so a successor is due.
-    let past = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc() - time::Duration::days(89)));
+    let past = Arc::new(ManualClock::new(
+        time::OffsetDateTime::now_utc() - time::Duration::days(89),
+    ));
     let old = DataProtection::builder()
         .persist_keys_to_directory(&keys)
         .clock(past)
@@ -86,12 +108,23 @@ async fn processes_agreeing_a_successor_is_due_create_one() {
     let first = old.default_key().unwrap();
     run_children(&keys, &out, "ensure");
     assert_eq!(key_files(&keys).len(), 2, "exactly one successor");
-    let dp = DataProtection::builder().application_name("Race").persist_keys_to_directory(&keys).build().await.unwrap();
+    let dp = DataProtection::builder()
+        .application_name("Race")
+        .persist_keys_to_directory(&keys)
+        .build()
+        .await
+        .unwrap();
     let infos = dp.keys();
     let successor = infos.iter().find(|k| k.id != first).unwrap();
-    assert_eq!(Some(successor.activation), infos.iter().find(|k| k.id == first).map(|k| k.expiration));
+    assert_eq!(
+        Some(successor.activation),
+        infos.iter().find(|k| k.id == first).map(|k| k.expiration)
+    );
     for (who, token) in read_tokens(&out) {
-        assert_eq!(dp.protector(["race"]).unprotect(&token).unwrap(), who.as_bytes());
+        assert_eq!(
+            dp.protector(["race"]).unprotect(&token).unwrap(),
+            who.as_bytes()
+        );
     }
 }
 
@@ -99,14 +132,22 @@ async fn processes_agreeing_a_successor_is_due_create_one() {
 #[test]
 #[ignore = "run as a child process by the multiprocess tests"]
 fn child_node() {
-    let Ok(keys) = std::env::var("DP_CHILD_KEYS") else { return };
+    let Ok(keys) = std::env::var("DP_CHILD_KEYS") else {
+        return;
+    };
     let out = PathBuf::from(std::env::var("DP_CHILD_OUT").unwrap());
     let id: usize = std::env::var("DP_CHILD_ID").unwrap().parse().unwrap();
     let start_ms: u128 = std::env::var("DP_CHILD_START_MS").unwrap().parse().unwrap();
     let mode = std::env::var("DP_CHILD_MODE").unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
         if start_ms > now {
             tokio::time::sleep(Duration::from_millis((start_ms - now) as u64)).await;
         }
@@ -131,11 +172,17 @@ fn child_node() {
             let path = out.join(format!("token-{other}"));
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while !path.exists() {
-                assert!(std::time::Instant::now() < deadline, "node {other} never wrote");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "node {other} never wrote"
+                );
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             let theirs = std::fs::read(&path).unwrap();
-            let plain = p.unprotect_async(&theirs).await.expect("read another node's payload");
+            let plain = p
+                .unprotect_async(&theirs)
+                .await
+                .expect("read another node's payload");
             assert_eq!(plain, format!("node {other}").as_bytes());
         }
     });

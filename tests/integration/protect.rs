@@ -24,7 +24,10 @@ async fn every_algorithm_round_trips_and_rejects_every_bit_flip() {
         let dp = provider("MyApp", alg, Arc::new(MemoryRepository::new())).await;
         let p = dp.protector(["purpose"]);
         let token = p.protect(b"382c74c3-721d-4f34-80e5-57657b6cbc27").unwrap();
-        assert_eq!(p.unprotect(&token).unwrap(), b"382c74c3-721d-4f34-80e5-57657b6cbc27");
+        assert_eq!(
+            p.unprotect(&token).unwrap(),
+            b"382c74c3-721d-4f34-80e5-57657b6cbc27"
+        );
         for bit in 0..token.len() * 8 {
             let mut bad = token.clone();
             bad[bit / 8] ^= 1 << (bit % 8);
@@ -34,14 +37,25 @@ async fn every_algorithm_round_trips_and_rejects_every_bit_flip() {
             );
         }
         for cut in 0..token.len() {
-            assert!(p.unprotect(&token[..cut]).is_err(), "{alg}: truncated to {cut}");
+            assert!(
+                p.unprotect(&token[..cut]).is_err(),
+                "{alg}: truncated to {cut}"
+            );
         }
         let mut longer = token.clone();
         longer.push(0);
         assert!(p.unprotect(&longer).is_err(), "{alg}: trailing byte");
-        assert_eq!(p.unprotect(&p.protect(b"").unwrap()).unwrap(), b"", "{alg}: empty");
+        assert_eq!(
+            p.unprotect(&p.protect(b"").unwrap()).unwrap(),
+            b"",
+            "{alg}: empty"
+        );
         let big = vec![0xA5u8; 100_000];
-        assert_eq!(p.unprotect(&p.protect(&big).unwrap()).unwrap(), big, "{alg}: large");
+        assert_eq!(
+            p.unprotect(&p.protect(&big).unwrap()).unwrap(),
+            big,
+            "{alg}: large"
+        );
     }
 }
 
@@ -51,27 +65,61 @@ async fn purposes_and_application_names_isolate() {
     let a = provider("AppA", Algorithm::default(), repo.clone()).await;
     let b = provider("AppB", Algorithm::default(), repo.clone()).await;
     let token = a.protector(["p1", "p2"]).protect(b"secret").unwrap();
-    assert_eq!(a.protector(["p1", "p2"]).unprotect(&token).unwrap(), b"secret");
-    assert_eq!(a.protector(["p1"]).create_protector("p2").unprotect(&token).unwrap(), b"secret");
-    for wrong in [vec!["p1"], vec!["p2", "p1"], vec!["p1", "p2", "p3"], vec!["p1", "P2"]] {
-        assert!(matches!(a.protector(wrong).unprotect(&token), Err(Error::InvalidPayload)));
+    assert_eq!(
+        a.protector(["p1", "p2"]).unprotect(&token).unwrap(),
+        b"secret"
+    );
+    assert_eq!(
+        a.protector(["p1"])
+            .create_protector("p2")
+            .unprotect(&token)
+            .unwrap(),
+        b"secret"
+    );
+    for wrong in [
+        vec!["p1"],
+        vec!["p2", "p1"],
+        vec!["p1", "p2", "p3"],
+        vec!["p1", "P2"],
+    ] {
+        assert!(matches!(
+            a.protector(wrong).unprotect(&token),
+            Err(Error::InvalidPayload)
+        ));
     }
-    assert!(matches!(b.protector(["p1", "p2"]).unprotect(&token), Err(Error::InvalidPayload)));
+    assert!(matches!(
+        b.protector(["p1", "p2"]).unprotect(&token),
+        Err(Error::InvalidPayload)
+    ));
     // AppB's chain [AppB, p1, p2] never equals [AppA, p1, p2], but the same ring is shared:
     // a protector built with AppA as an explicit purpose on an unnamed provider matches.
     let unnamed = provider("", Algorithm::default(), repo).await;
-    assert_eq!(unnamed.protector(["AppA", "p1", "p2"]).unprotect(&token).unwrap(), b"secret");
+    assert_eq!(
+        unnamed
+            .protector(["AppA", "p1", "p2"])
+            .unprotect(&token)
+            .unwrap(),
+        b"secret"
+    );
 }
 
 #[tokio::test]
 async fn revoked_keys_fail_except_through_the_dangerous_path() {
-    let dp = provider("MyApp", Algorithm::default(), Arc::new(MemoryRepository::new())).await;
+    let dp = provider(
+        "MyApp",
+        Algorithm::default(),
+        Arc::new(MemoryRepository::new()),
+    )
+    .await;
     let p = dp.protector(["p"]);
     let token = p.protect(b"data").unwrap();
     let key = dp.default_key().unwrap();
     dp.revoke_key(key, "compromised").await.unwrap();
     assert!(matches!(p.unprotect(&token), Err(Error::InvalidPayload)));
-    assert!(matches!(p.unprotect_async(&token).await, Err(Error::InvalidPayload)));
+    assert!(matches!(
+        p.unprotect_async(&token).await,
+        Err(Error::InvalidPayload)
+    ));
     let u = p.dangerous_unprotect_ignoring_revocation(&token).unwrap();
     assert_eq!(u.plaintext, b"data");
     assert!(u.was_revoked && u.requires_migration);
@@ -92,16 +140,28 @@ async fn revoked_keys_fail_except_through_the_dangerous_path() {
         .unwrap();
     let only = reader.default_key().unwrap();
     reader.revoke_key(only, "").await.unwrap();
-    assert!(matches!(reader.protector(["p"]).protect(b"x"), Err(Error::NoDefaultKey)));
+    assert!(matches!(
+        reader.protector(["p"]).protect(b"x"),
+        Err(Error::NoDefaultKey)
+    ));
     writer.ensure_key().await.unwrap();
     reader.refresh().await.unwrap();
     assert!(reader.protector(["p"]).protect(b"x").is_ok());
-    assert!(matches!(dp.revoke_key(data_protection::KeyId::from_uuid(uuid::Uuid::nil()), "").await, Err(Error::UnknownKey(_))));
+    assert!(matches!(
+        dp.revoke_key(data_protection::KeyId::from_uuid(uuid::Uuid::nil()), "")
+            .await,
+        Err(Error::UnknownKey(_))
+    ));
 }
 
 #[tokio::test]
 async fn garbage_never_panics() {
-    let dp = provider("MyApp", Algorithm::default(), Arc::new(MemoryRepository::new())).await;
+    let dp = provider(
+        "MyApp",
+        Algorithm::default(),
+        Arc::new(MemoryRepository::new()),
+    )
+    .await;
     let p = dp.protector(["p"]);
     let mut inputs: Vec<Vec<u8>> = vec![vec![], vec![0; 19], vec![0; 20], vec![0xFF; 5000]];
     let mut header = vec![0x09, 0xF0, 0xC9, 0xF0];
@@ -118,7 +178,10 @@ async fn garbage_never_panics() {
         assert!(matches!(p.unprotect(&input), Err(Error::InvalidPayload)));
     }
     for text in ["", "!!!", "CfDJ8", "CfDJ8AAAA====", "é", "CfDJ8+/+/"] {
-        assert!(matches!(p.unprotect_str(text), Err(Error::InvalidPayload)), "{text}");
+        assert!(
+            matches!(p.unprotect_str(text), Err(Error::InvalidPayload)),
+            "{text}"
+        );
     }
     // Authentic payload whose plaintext is not UTF-8.
     let token = p.protect(&[0xF0, 0x28, 0x8C]).unwrap();
@@ -129,7 +192,9 @@ async fn garbage_never_panics() {
 
 #[tokio::test]
 async fn time_limited_payloads_expire_with_a_distinct_error() {
-    let clock = Arc::new(data_protection::ManualClock::new(datetime!(2026-01-01 0:00 UTC)));
+    let clock = Arc::new(data_protection::ManualClock::new(
+        datetime!(2026-01-01 0:00 UTC),
+    ));
     let dp = DataProtection::builder()
         .application_name("MyApp")
         .clock(clock.clone())
@@ -138,32 +203,59 @@ async fn time_limited_payloads_expire_with_a_distinct_error() {
         .await
         .unwrap();
     let tl = dp.protector(["reset-password"]).time_limited();
-    let token = tl.protect_str("alice", datetime!(2026-01-01 1:00 UTC)).unwrap();
-    assert_eq!(tl.unprotect_str(&token).unwrap(), ("alice".to_owned(), datetime!(2026-01-01 1:00 UTC)));
+    let token = tl
+        .protect_str("alice", datetime!(2026-01-01 1:00 UTC))
+        .unwrap();
+    assert_eq!(
+        tl.unprotect_str(&token).unwrap(),
+        ("alice".to_owned(), datetime!(2026-01-01 1:00 UTC))
+    );
     clock.advance(time::Duration::minutes(61));
-    assert!(matches!(tl.unprotect_str(&token), Err(Error::PayloadExpired(t)) if t == datetime!(2026-01-01 1:00 UTC)));
+    assert!(
+        matches!(tl.unprotect_str(&token), Err(Error::PayloadExpired(t)) if t == datetime!(2026-01-01 1:00 UTC))
+    );
     // Not interchangeable with the plain protector of the same purposes.
-    assert!(dp.protector(["reset-password"]).unprotect_str(&token).is_err());
-    let short = dp.protector(["reset-password", data_protection::TIME_LIMITED_PURPOSE]).protect(&[1, 2, 3]).unwrap();
+    assert!(
+        dp.protector(["reset-password"])
+            .unprotect_str(&token)
+            .is_err()
+    );
+    let short = dp
+        .protector(["reset-password", data_protection::TIME_LIMITED_PURPOSE])
+        .protect(&[1, 2, 3])
+        .unwrap();
     assert!(matches!(tl.unprotect(&short), Err(Error::InvalidPayload)));
-    let for_a_while = tl.protect_for(b"x", std::time::Duration::from_secs(30)).unwrap();
+    let for_a_while = tl
+        .protect_for(b"x", std::time::Duration::from_secs(30))
+        .unwrap();
     assert!(tl.unprotect(&for_a_while).is_ok());
     clock.advance(time::Duration::seconds(31));
-    assert!(matches!(tl.unprotect(&for_a_while), Err(Error::PayloadExpired(_))));
+    assert!(matches!(
+        tl.unprotect(&for_a_while),
+        Err(Error::PayloadExpired(_))
+    ));
 }
 
 #[test]
 fn debug_output_never_shows_secrets() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let repo = Arc::new(MemoryRepository::new());
         let dp = provider("MyApp", Algorithm::default(), repo.clone()).await;
         let p = dp.protector(["p"]);
         let token = p.protect(b"plaintext-marker").unwrap();
         let u = p.dangerous_unprotect_ignoring_revocation(&token).unwrap();
-        let elements = data_protection::repository::XmlRepository::get_all_elements(&*repo).await.unwrap();
+        let elements = data_protection::repository::XmlRepository::get_all_elements(&*repo)
+            .await
+            .unwrap();
         let printed = format!("{dp:?} {p:?} {u:?} {elements:?} {:?}", dp.keys());
         assert!(!printed.contains("plaintext-marker"));
-        assert!(!printed.contains("masterKey") && !printed.contains("<value>"), "{printed}");
+        assert!(
+            !printed.contains("masterKey") && !printed.contains("<value>"),
+            "{printed}"
+        );
     });
 }

@@ -23,7 +23,11 @@ async fn a_year_of_rotation_keeps_every_payload_readable() {
             .persist_keys_to_shared(repo.clone())
             .clock(clock.clone())
             .background_refresh(false);
-        if generate { b } else { b.disable_automatic_key_generation() }
+        if generate {
+            b
+        } else {
+            b.disable_automatic_key_generation()
+        }
     };
     let writer = node(true).build().await.unwrap();
     let reader = node(false).build().await.unwrap();
@@ -39,8 +43,14 @@ async fn a_year_of_rotation_keeps_every_payload_readable() {
             reader.ensure_key().await.unwrap();
         }
         let keys = writer.keys();
-        let default = keys.iter().find(|k| k.is_default).expect("always a default key");
-        assert!(default.status == KeyStatus::Active, "default must be active at {now}");
+        let default = keys
+            .iter()
+            .find(|k| k.is_default)
+            .expect("always a default key");
+        assert!(
+            default.status == KeyStatus::Active,
+            "default must be active at {now}"
+        );
         assert!(default.expiration > now);
         if defaults.last() != Some(&default.id) {
             defaults.push(default.id);
@@ -64,8 +74,14 @@ async fn a_year_of_rotation_keeps_every_payload_readable() {
     let keys = writer.keys();
     assert_eq!(keys.len(), 5, "no extra keys were created: {keys:?}");
     for pair in keys.windows(2) {
-        assert_eq!(pair[1].activation, pair[0].expiration, "successor activates at expiry");
-        assert!(pair[1].created <= pair[1].activation - Duration::days(2), "created ahead");
+        assert_eq!(
+            pair[1].activation, pair[0].expiration,
+            "successor activates at expiry"
+        );
+        assert!(
+            pair[1].created <= pair[1].activation - Duration::days(2),
+            "created ahead"
+        );
     }
 
     // Revoking one key breaks exactly its payloads.
@@ -102,13 +118,21 @@ struct Flaky {
 impl XmlRepository for Flaky {
     async fn get_all_elements(&self) -> Result<Vec<StoredElement>, StoreError> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(StoreError::new(StoreErrorKind::Unavailable, "flaky", "down"));
+            return Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                "flaky",
+                "down",
+            ));
         }
         self.inner.get_all_elements().await
     }
     async fn store_element(&self, e: &XmlElement, n: &str) -> Result<StoreOutcome, StoreError> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(StoreError::new(StoreErrorKind::Unavailable, "flaky", "down"));
+            return Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                "flaky",
+                "down",
+            ));
         }
         self.inner.store_element(e, n).await
     }
@@ -132,7 +156,10 @@ async fn a_store_that_blinks_never_causes_a_new_key() {
             .build()
     };
     let err = build().await.unwrap_err();
-    assert!(matches!(&err, Error::Store(e) if e.kind() == StoreErrorKind::Unavailable), "{err}");
+    assert!(
+        matches!(&err, Error::Store(e) if e.kind() == StoreErrorKind::Unavailable),
+        "{err}"
+    );
     repo.down.store(false, Ordering::SeqCst);
     let dp = build().await.unwrap();
     let p = dp.protector(["p"]);
@@ -145,10 +172,16 @@ async fn a_store_that_blinks_never_causes_a_new_key() {
         clock.advance(Duration::days(1));
         assert!(dp.ensure_key().await.is_err());
         assert_eq!(p.unprotect(&token).unwrap(), b"before");
-        let t = p.protect(b"during").expect("protect keeps working with the loaded ring");
+        let t = p
+            .protect(b"during")
+            .expect("protect keeps working with the loaded ring");
         assert_eq!(p.unprotect(&t).unwrap(), b"during");
     }
-    assert_eq!(repo.inner.get_all_elements().await.unwrap().len(), 1, "no key created while down");
+    assert_eq!(
+        repo.inner.get_all_elements().await.unwrap().len(),
+        1,
+        "no key created while down"
+    );
 
     // Back: the node catches up by itself on its next refresh.
     repo.down.store(false, Ordering::SeqCst);

@@ -13,7 +13,11 @@ async fn memory_store_conforms() {
 #[tokio::test]
 async fn directory_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    conformance::run(Arc::new(DirectoryRepository::new(dir.path().join("keys"))), true).await;
+    conformance::run(
+        Arc::new(DirectoryRepository::new(dir.path().join("keys"))),
+        true,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -33,10 +37,19 @@ async fn directory_layout_matches_aspnet() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
-    let names: Vec<_> = std::fs::read_dir(&keys).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "no temporary files left behind: {names:?}");
 
     dp.revoke_key(id, "rotating").await.unwrap();
@@ -54,7 +67,11 @@ async fn bad_files_are_reported_but_never_stop_the_other_keys() {
         .unwrap();
     let p = dp.protector(["p"]);
     let token = p.protect(b"still fine").unwrap();
-    std::fs::write(dir.path().join("key-garbage.xml"), b"\xff\xfe not xml at all").unwrap();
+    std::fs::write(
+        dir.path().join("key-garbage.xml"),
+        b"\xff\xfe not xml at all",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("key-11111111-2222-3333-4444-555555555555.xml"),
         "<key id='11111111-2222-3333-4444-555555555555' version='1'><creationDate>2024-01-01T00:00:00Z</creationDate><activationDate>2024-01-01T00:00:00Z</activationDate><expirationDate>2099-01-01T00:00:00Z</expirationDate><descriptor deserializerType='Some.Other.Deserializer, X'><descriptor/></descriptor></key>").unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"ignored").unwrap();
@@ -62,14 +79,25 @@ async fn bad_files_are_reported_but_never_stop_the_other_keys() {
     dp.refresh().await.unwrap();
     assert_eq!(p.unprotect(&token).unwrap(), b"still fine");
     let problems = dp.problems();
-    assert!(problems.iter().any(|p| p.contains("key-garbage")), "{problems:?}");
-    let odd = dp.keys().into_iter().find(|k| k.id.to_string().starts_with("11111111")).unwrap();
+    assert!(
+        problems.iter().any(|p| p.contains("key-garbage")),
+        "{problems:?}"
+    );
+    let odd = dp
+        .keys()
+        .into_iter()
+        .find(|k| k.id.to_string().starts_with("11111111"))
+        .unwrap();
     assert_eq!(odd.status, KeyStatus::Unreadable);
     assert!(!odd.is_default);
 
     // A revocation that cannot be read makes the new ring untrustworthy: refresh fails and
     // the ring already loaded stays in use.
-    std::fs::write(dir.path().join("revocation-broken.xml"), "<revocation><key id='not-a-guid'/></revocation>").unwrap();
+    std::fs::write(
+        dir.path().join("revocation-broken.xml"),
+        "<revocation><key id='not-a-guid'/></revocation>",
+    )
+    .unwrap();
     assert!(matches!(dp.refresh().await, Err(Error::InvalidKeyRing(_))));
     assert_eq!(p.unprotect(&token).unwrap(), b"still fine");
 }

@@ -23,7 +23,10 @@ fn gcm_key_with_cbc_id() -> String {
         vectors_dir().join("derived/key-5c1f5e2a-3b4d-4e6f-8a9b-0c1d2e3f4a5b.gcm.xml"),
     )
     .unwrap();
-    gcm.replace("5c1f5e2a-3b4d-4e6f-8a9b-0c1d2e3f4a5b", "0f8fad5b-d9cb-469f-a165-70867728950e")
+    gcm.replace(
+        "5c1f5e2a-3b4d-4e6f-8a9b-0c1d2e3f4a5b",
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+    )
 }
 
 async fn provider(key_xml: String, sequential: bool) -> data_protection::DataProtection {
@@ -40,29 +43,51 @@ fn check_vector(section_name: &str, key_xml: fn() -> String, purposes: &[&str]) 
     let v = section(&file, section_name);
     let expected = hex::decode(field(&v, "protected_hex")).unwrap();
     let plaintext = field(&v, "plaintext_utf8").to_owned();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let dp = provider(key_xml(), false).await;
         let p = dp.protector(purposes.iter().copied());
-        assert_eq!(p.unprotect(&expected).unwrap(), plaintext.as_bytes(), "{section_name}: unprotect");
+        assert_eq!(
+            p.unprotect(&expected).unwrap(),
+            plaintext.as_bytes(),
+            "{section_name}: unprotect"
+        );
         let dp = provider(key_xml(), true).await;
         let p = dp.protector(purposes.iter().copied());
-        assert_eq!(p.protect(plaintext.as_bytes()).unwrap(), expected, "{section_name}: protect");
+        assert_eq!(
+            p.protect(plaintext.as_bytes()).unwrap(),
+            expected,
+            "{section_name}: protect"
+        );
     });
 }
 
 #[test]
 fn string_protect_cbc() {
     check_vector("string_protect_cbc", cbc_key_xml, &["my purpose"]);
-    let v = section(&vectors_dir().join("derived/protect_vectors.txt"), "string_protect_cbc");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let v = section(
+        &vectors_dir().join("derived/protect_vectors.txt"),
+        "string_protect_cbc",
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let dp = provider(cbc_key_xml(), false).await;
         let p = dp.protector(["my purpose"]);
-        assert_eq!(p.unprotect_str(field(&v, "protected_base64url")).unwrap(), "Hello, world!");
+        assert_eq!(
+            p.unprotect_str(field(&v, "protected_base64url")).unwrap(),
+            "Hello, world!"
+        );
         let dp = provider(cbc_key_xml(), true).await;
         assert_eq!(
-            dp.protector(["my purpose"]).protect_str("Hello, world!").unwrap(),
+            dp.protector(["my purpose"])
+                .protect_str("Hello, world!")
+                .unwrap(),
             field(&v, "protected_base64url")
         );
     });
@@ -76,27 +101,48 @@ fn string_protect_gcm() {
 #[test]
 fn session_cookie_cbc() {
     check_vector("session_cookie_cbc", cbc_key_xml, &["SessionMiddleware"]);
-    let v = section(&vectors_dir().join("derived/protect_vectors.txt"), "session_cookie_cbc");
+    let v = section(
+        &vectors_dir().join("derived/protect_vectors.txt"),
+        "session_cookie_cbc",
+    );
     let bytes = hex::decode(field(&v, "protected_hex")).unwrap();
-    assert_eq!(STANDARD_NO_PAD.encode(&bytes), field(&v, "cookie_value_base64_trimmed"));
+    assert_eq!(
+        STANDARD_NO_PAD.encode(&bytes),
+        field(&v, "cookie_value_base64_trimmed")
+    );
 }
 
 #[test]
 fn time_limited_payload_header() {
     // The expiration header ASP.NET writes: u64be ticks, inside a payload for purposes
     // [..., TimeLimitedDataProtector.v1].
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let dp = provider(cbc_key_xml(), false).await;
         let tl = dp.protector(["p"]).time_limited();
-        let token = tl.protect(&[1, 2, 3, 4, 5], datetime!(2030-01-01 0:00 UTC)).unwrap();
-        let inner = dp.protector(["p", TIME_LIMITED_PURPOSE]).unprotect(&token).unwrap();
+        let token = tl
+            .protect(&[1, 2, 3, 4, 5], datetime!(2030-01-01 0:00 UTC))
+            .unwrap();
+        let inner = dp
+            .protector(["p", TIME_LIMITED_PURPOSE])
+            .unprotect(&token)
+            .unwrap();
         let expected_2030 = hex::decode("08e2c4d7c27cc000").unwrap();
-        assert_eq!(&inner[..8], expected_2030.as_slice(), "2030-01-01 in .NET ticks");
+        assert_eq!(
+            &inner[..8],
+            expected_2030.as_slice(),
+            "2030-01-01 in .NET ticks"
+        );
         assert_eq!(&inner[8..], &[1, 2, 3, 4, 5]);
         // The vector's own example: expiration 2000-01-01, long past: authentic but expired.
         let example = hex::decode("08c1220247e440000102030405").unwrap();
-        let old = dp.protector(["p", TIME_LIMITED_PURPOSE]).protect(&example).unwrap();
+        let old = dp
+            .protector(["p", TIME_LIMITED_PURPOSE])
+            .protect(&example)
+            .unwrap();
         match tl.unprotect(&old) {
             Err(data_protection::Error::PayloadExpired(at)) => {
                 assert_eq!(at, datetime!(2000-01-01 0:00 UTC));
