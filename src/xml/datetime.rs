@@ -64,7 +64,7 @@ pub(crate) fn parse(text: &str) -> Option<OffsetDateTime> {
         u8::try_from(num(8..10)?).ok()?,
     )
     .ok()?;
-    let mut rest = &s[19..];
+    let mut rest = s.get(19..)?;
     let mut nanos = 0u32;
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
