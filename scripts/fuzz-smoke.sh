@@ -85,7 +85,6 @@ for t in "${targets[@]}"; do
     failed+=("$t")
     echo "fuzz-smoke: FAILED: $t (exit $rc); last lines of $log:" >&2
     tail -n 60 "$log" >&2
-    grep -E 'Test unit written to|SUMMARY' "$log" >&2 || true
   fi
 done
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{StoreOutcome, StoredElement, XmlRepository, is_valid_friendly_name};
+use super::{StoreOutcome, StoredElement, XmlRepository, check_friendly_name};
 use crate::xml::XmlElement;
 use crate::{StoreError, StoreErrorKind};
 
@@ -111,9 +111,7 @@ impl DirectoryRepository {
 
     fn delete(&self, names: &[String]) -> Result<(), StoreError> {
         for name in names {
-            if !is_valid_friendly_name(name) {
-                return Err(invalid_name(&self.describe(), name));
-            }
+            check_friendly_name(&self.describe(), name)?;
             let path = self.dir.join(format!("{name}.xml"));
             match fs::remove_file(&path) {
                 Ok(()) => {}
@@ -137,9 +135,7 @@ impl XmlRepository for DirectoryRepository {
         element: &XmlElement,
         friendly_name: &str,
     ) -> Result<StoreOutcome, StoreError> {
-        if !is_valid_friendly_name(friendly_name) {
-            return Err(invalid_name(&self.describe(), friendly_name));
-        }
+        check_friendly_name(&self.describe(), friendly_name)?;
         let contents = zeroize::Zeroizing::new(element.to_document_string());
         let name = friendly_name.to_owned();
         self.blocking(move |this| this.create(&name, contents.as_bytes()))
@@ -154,14 +150,6 @@ impl XmlRepository for DirectoryRepository {
     fn describe(&self) -> String {
         format!("directory {}", self.dir.display())
     }
-}
-
-fn invalid_name(store: &str, name: &str) -> StoreError {
-    StoreError::new(
-        StoreErrorKind::Other,
-        store,
-        format!("invalid element name {name:?}"),
-    )
 }
 
 fn links_unsupported(e: &io::Error) -> bool {

@@ -4,9 +4,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{StoreOutcome, StoredElement, XmlRepository, is_valid_friendly_name};
+use super::{StoreOutcome, StoredElement, XmlRepository, check_friendly_name};
+use crate::StoreError;
 use crate::xml::XmlElement;
-use crate::{StoreError, StoreErrorKind};
 
 /// Keeps elements in memory. Nothing survives a restart: for tests, and for single-process
 /// apps whose payloads need not outlive the process.
@@ -37,13 +37,7 @@ impl XmlRepository for MemoryRepository {
         element: &XmlElement,
         friendly_name: &str,
     ) -> Result<StoreOutcome, StoreError> {
-        if !is_valid_friendly_name(friendly_name) {
-            return Err(StoreError::new(
-                StoreErrorKind::Other,
-                self.describe(),
-                format!("invalid element name {friendly_name:?}"),
-            ));
-        }
+        check_friendly_name(&self.describe(), friendly_name)?;
         let mut elements = self.elements.lock().unwrap_or_else(|e| e.into_inner());
         if elements.iter().any(|(n, _)| n == friendly_name) {
             return Ok(StoreOutcome::AlreadyExists);

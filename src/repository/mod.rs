@@ -88,6 +88,19 @@ pub trait XmlRepository: Send + Sync + Debug {
     fn describe(&self) -> String;
 }
 
+/// Checks a friendly name, with an error naming `store` when it is not acceptable.
+pub fn check_friendly_name(store: &str, name: &str) -> Result<(), StoreError> {
+    if is_valid_friendly_name(name) {
+        Ok(())
+    } else {
+        Err(StoreError::new(
+            crate::StoreErrorKind::Other,
+            store,
+            format!("invalid element name {name:?}"),
+        ))
+    }
+}
+
 /// Whether a friendly name is acceptable as a file or object name.
 pub fn is_valid_friendly_name(name: &str) -> bool {
     !name.is_empty()
