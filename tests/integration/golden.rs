@@ -208,3 +208,52 @@ async fn upstream_revocation_semantics() {
     }
     assert_eq!(checked, 4);
 }
+
+#[tokio::test]
+async fn one_key_written_four_ways_is_one_key() {
+    let docs: Vec<(&str, String)> = [
+        "key-cbc.xml",
+        "key-cbc-bom.xml",
+        "key-cbc-reordered.xml",
+        "key-null-encrypted.xml",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, f)| (["a", "b", "c", "d"][i], golden(f)))
+    .collect();
+    let dp = read_only(
+        memory_with(&docs).await,
+        clock_at(datetime!(2024-02-01 0:00 UTC)),
+    )
+    .build()
+    .await
+    .unwrap();
+    let keys = dp.keys();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].status, KeyStatus::Active);
+    assert!(dp.problems().is_empty(), "{:?}", dp.problems());
+}
+
+#[tokio::test]
+async fn docs_mass_revocation_revokes_the_2015_key_only() {
+    let repo = memory_with(&[
+        ("key-dpapi", golden("key-dpapi.xml")),
+        ("key-cbc", golden("key-cbc.xml")),
+        ("revocation-all", golden("revocation-all.xml")),
+        ("revocation-single", golden("revocation-single.xml")),
+    ])
+    .await;
+    let dp = read_only(repo, clock_at(datetime!(2024-02-01 0:00 UTC)))
+        .build()
+        .await
+        .unwrap();
+    for k in dp.keys() {
+        assert_eq!(
+            k.revoked,
+            k.id.to_string().starts_with("aaaaaaaa"),
+            "{}",
+            k.id
+        );
+    }
+    assert!(dp.default_key().is_some());
+}
