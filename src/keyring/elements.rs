@@ -30,7 +30,7 @@ pub(crate) enum Revocation {
 
 /// What a stored element turned out to be.
 pub(crate) enum Element {
-    Key(ParsedKey),
+    Key(Arc<ParsedKey>),
     Revocation(Revocation),
     /// A `<key>` whose id or dates cannot be read: skipped, and reported.
     BadKey(String),
@@ -42,7 +42,7 @@ pub(crate) enum Element {
 /// a revoked (perhaps compromised) key in use.
 pub(crate) fn read(element: &XmlElement) -> Result<Element, String> {
     match element.local_name() {
-        "key" => Ok(read_key(element).map_or_else(Element::BadKey, Element::Key)),
+        "key" => Ok(read_key(element).map_or_else(Element::BadKey, |k| Element::Key(Arc::new(k)))),
         "revocation" => read_revocation(element).map(Element::Revocation),
         other => Ok(Element::Unknown(format!("unknown element <{other}>"))),
     }
@@ -133,22 +133,7 @@ pub(crate) fn revocation_element(
 
 /// `revocation-yyyyMMddTHHmmssFFFFFFFZ` of the date in UTC.
 fn mass_revocation_name(date: OffsetDateTime) -> String {
-    let utc = date.to_offset(time::UtcOffset::UTC);
-    let mut s = format!(
-        "revocation-{:04}{:02}{:02}T{:02}{:02}{:02}",
-        utc.year(),
-        u8::from(utc.month()),
-        utc.day(),
-        utc.hour(),
-        utc.minute(),
-        utc.second()
-    );
-    let ticks = utc.nanosecond() / 100;
-    if ticks != 0 {
-        s.push_str(format!("{ticks:07}").trim_end_matches('0'));
-    }
-    s.push('Z');
-    s
+    format!("revocation-{}", datetime::format_basic_utc(date))
 }
 
 #[cfg(test)]

@@ -221,9 +221,10 @@ impl KeyManager {
             .config
             .policy
             .key_needed(ring.facts(), self.clock.now())
-            == Some(plan)
+            .is_some()
         {
-            // The slot holds something unusable (a damaged file, say): fall back to a random id.
+            // The winner's key does not satisfy the rules (the slot holds a damaged file, say):
+            // fall back to a random id.
             let id = KeyId::new_random(&*self.random);
             tracing::warn!(key = %id, "the deterministic key slot is unusable; creating a key with a random id");
             self.create_key_locked(id, plan.activation, plan.expiration)
@@ -374,4 +375,60 @@ fn slot_id(plan: &KeyPlan, ring: &KeyRing) -> KeyId {
 /// Keeps `Duration` in the public signature tidy.
 pub(crate) fn std_to_time(d: StdDuration) -> Duration {
     Duration::try_from(d).unwrap_or(Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repository::MemoryRepository;
+    use crate::{SystemClock, SystemRandom};
+
+    /// A damaged element squatting on the deterministic slot must not leave the ring without
+    /// a key, also with a clock that moves between the two decisions.
+    #[tokio::test]
+    async fn a_damaged_slot_falls_back_to_a_random_id() {
+        let repo: Arc<dyn XmlRepository> = Arc::new(MemoryRepository::new());
+        let config = ManagerConfig {
+            policy: Policy::default(),
+            algorithm: Algorithm::default(),
+            store_timeout: StdDuration::from_secs(5),
+            unknown_key_refresh_interval: StdDuration::from_millis(1),
+        };
+        let manager = KeyManager::new(
+            repo.clone(),
+            config,
+            Arc::new(SystemClock),
+            Arc::new(SystemRandom),
+        );
+        let empty = manager.current();
+        let plan = manager
+            .config
+            .policy
+            .key_needed(empty.facts(), manager.clock.now())
+            .unwrap();
+        let slot = slot_id(&plan, &empty);
+        let damaged = XmlElement::new("key").attr("id", slot.to_string());
+        repo.store_element(&damaged, &format!("key-{slot}"))
+            .await
+            .unwrap();
+        // A <key> without dates is skipped, so the ring stays empty and computes the same slot.
+        let outcome = manager.ensure(true).await.unwrap();
+        let created = outcome
+            .created
+            .expect("a key is created despite the squatter");
+        assert_ne!(created, slot);
+        assert_eq!(outcome.adopted, None);
+        let ring = manager.current();
+        assert!(
+            ring.default_key_id().is_some(),
+            "a usable default key exists"
+        );
+        assert!(
+            manager
+                .config
+                .policy
+                .key_needed(ring.facts(), manager.clock.now())
+                .is_none()
+        );
+    }
 }

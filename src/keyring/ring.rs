@@ -62,7 +62,7 @@ impl KeyRing {
             match &**element {
                 Element::Key(k) => {
                     let entry = RingKey {
-                        key: Arc::new(k.clone()),
+                        key: k.clone(),
                         revoked: false,
                     };
                     if let Some(existing) = keys.get_mut(&k.id) {

@@ -65,9 +65,12 @@ impl DirectoryRepository {
             else {
                 continue;
             };
-            let meta = entry
-                .metadata()
-                .map_err(|e| self.io_error(format!("reading {}", path.display()), e))?;
+            // Follow symlinks: Kubernetes mounts Secrets and ConfigMaps as links.
+            let meta = match fs::metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(self.io_error(format!("reading {}", path.display()), e)),
+            };
             if !meta.is_file() {
                 continue;
             }

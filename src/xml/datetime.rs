@@ -17,11 +17,9 @@ pub(crate) fn format(dt: OffsetDateTime) -> String {
         dt.minute(),
         dt.second()
     );
-    let ticks = dt.nanosecond() / 100;
-    if ticks != 0 {
-        let frac = format!("{ticks:07}");
+    if let Some(frac) = fraction(dt) {
         s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
+        s.push_str(&frac);
     }
     let offset = dt.offset();
     if offset.is_utc() {
@@ -36,6 +34,29 @@ pub(crate) fn format(dt: OffsetDateTime) -> String {
         ));
     }
     s
+}
+
+/// `yyyyMMddTHHmmssFFFFFFFZ` of the instant in UTC (.NET's mass-revocation file names).
+pub(crate) fn format_basic_utc(dt: OffsetDateTime) -> String {
+    let utc = dt.to_offset(UtcOffset::UTC);
+    let mut s = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
+    );
+    s.push_str(&fraction(utc).unwrap_or_default());
+    s.push('Z');
+    s
+}
+
+/// Sub-second digits at 100 ns resolution, trailing zeros trimmed; `None` for whole seconds.
+fn fraction(dt: OffsetDateTime) -> Option<String> {
+    let ticks = dt.nanosecond() / 100;
+    (ticks != 0).then(|| format!("{ticks:07}").trim_end_matches('0').to_owned())
 }
 
 /// Parses any `xsd:dateTime`: fraction of any length (kept to 100 ns), `Z`, an offset, or

@@ -61,7 +61,7 @@ impl XmlElement {
     }
 
     /// Parses one element (a whole document: declaration, BOM and surrounding whitespace
-    /// allowed; DTDs refused). `max_len` bounds the input size.
+    /// allowed; DTDs refused; nesting bounded).
     pub fn parse(text: &str) -> Result<Self, XmlError> {
         parse::parse(text)
     }

@@ -115,3 +115,41 @@ async fn an_unreadable_directory_is_an_error_not_a_new_key() {
     assert!(matches!(err, Error::Store(_)), "{err}");
     assert_eq!(std::fs::read(&not_a_dir).unwrap(), b"x");
 }
+
+/// Kubernetes mounts a Secret or ConfigMap as symlinks into a hidden `..data` directory.
+#[cfg(unix)]
+#[tokio::test]
+async fn symlinked_key_files_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    let writer = DataProtection::builder()
+        .persist_keys_to_directory(&real)
+        .background_refresh(false)
+        .build()
+        .await
+        .unwrap();
+    let token = writer.protector(["p"]).protect(b"mounted").unwrap();
+    let mounted = dir.path().join("mounted");
+    std::fs::create_dir(&mounted).unwrap();
+    std::os::unix::fs::symlink(&real, mounted.join("..data")).unwrap();
+    for entry in std::fs::read_dir(&real).unwrap() {
+        let name = entry.unwrap().file_name();
+        std::os::unix::fs::symlink(
+            std::path::Path::new("..data").join(&name),
+            mounted.join(&name),
+        )
+        .unwrap();
+    }
+    let reader = DataProtection::builder()
+        .persist_keys_to_directory(&mounted)
+        .disable_automatic_key_generation()
+        .background_refresh(false)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(reader.keys().len(), 1);
+    assert_eq!(
+        reader.protector(["p"]).unprotect(&token).unwrap(),
+        b"mounted"
+    );
+}
