@@ -131,6 +131,22 @@ pub(crate) fn revocation_element(
     (element, name)
 }
 
+/// The friendly name an element would have been written under (`key-{id}`,
+/// `revocation-{id}`, `revocation-{date}`), read from its content. `None` for anything else.
+pub(crate) fn friendly_name_of(element: &XmlElement) -> Option<String> {
+    match element.local_name() {
+        "key" => {
+            let id: KeyId = element.attribute("id")?.parse().ok()?;
+            Some(format!("key-{id}"))
+        }
+        "revocation" => match read_revocation(element).ok()? {
+            Revocation::Key { id } => Some(format!("revocation-{id}")),
+            Revocation::CreatedBefore { date } => Some(mass_revocation_name(date)),
+        },
+        _ => None,
+    }
+}
+
 /// `revocation-yyyyMMddTHHmmssFFFFFFFZ` of the date in UTC.
 fn mass_revocation_name(date: OffsetDateTime) -> String {
     format!("revocation-{}", datetime::format_basic_utc(date))

@@ -3,6 +3,7 @@
 
 mod descriptor;
 mod elements;
+pub(crate) use elements::friendly_name_of;
 pub(crate) mod manager;
 pub(crate) mod policy;
 pub(crate) mod ring;

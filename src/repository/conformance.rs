@@ -120,11 +120,19 @@ pub async fn run(repo: Arc<dyn XmlRepository>, can_delete: bool) {
         "the stored element is the winner's"
     );
 
-    let many: Vec<String> = (0..50).map(|i| format!("revocation-{i:04}")).collect();
-    for n in &many {
+    // Real revocations, named as the key manager names them, so that stores which derive
+    // names from content (see `element_name`) run the same checks.
+    let ids: Vec<String> = (0..50)
+        .map(|i| format!("33333333-3333-3333-3333-{i:012}"))
+        .collect();
+    let many: Vec<String> = ids.iter().map(|id| format!("revocation-{id}")).collect();
+    for (id, n) in ids.iter().zip(&many) {
         let r = XmlElement::new("revocation")
             .attr("version", "1")
+            .child(XmlElement::new("revocationDate").text("2024-01-01T00:00:00Z"))
+            .child(XmlElement::new("key").attr("id", id.clone()))
             .child(XmlElement::new("reason").text(n.clone()));
+        assert_eq!(super::element_name(&r).as_deref(), Some(n.as_str()));
         assert_eq!(
             repo.store_element(&r, n).await.expect("store"),
             StoreOutcome::Created
@@ -136,7 +144,7 @@ pub async fn run(repo: Arc<dyn XmlRepository>, can_delete: bool) {
         repo.delete_elements(&many)
             .await
             .expect("delete must succeed");
-        repo.delete_elements(&["revocation-9999".to_owned()])
+        repo.delete_elements(&["revocation-99999999-9999-9999-9999-999999999999".to_owned()])
             .await
             .expect("deleting a missing element is not an error");
         let all = read_back(&*repo).await;

@@ -5,17 +5,29 @@
 //! exists already reports [`StoreOutcome::AlreadyExists`]. That conditional write is what
 //! lets many nodes race to create the same key and end with exactly one.
 
+#[cfg(feature = "object-store")]
+mod blob;
 pub mod conformance;
 mod directory;
 mod memory;
+#[cfg(any(feature = "redis", feature = "object-store"))]
+mod open;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::fmt::Debug;
 
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
+#[cfg(feature = "object-store")]
+pub use blob::{BlobLayout, BlobRepository};
 pub use directory::DirectoryRepository;
 pub use memory::MemoryRepository;
+#[cfg(any(feature = "redis", feature = "object-store"))]
+pub use open::open;
+#[cfg(feature = "redis")]
+pub use redis::{DEFAULT_LIST_KEY, Persistence, RedisRepository};
 
 use crate::StoreError;
 use crate::xml::XmlElement;
@@ -86,6 +98,17 @@ pub trait XmlRepository: Send + Sync + Debug {
 
     /// A short description for logs and errors (`directory /var/keys`).
     fn describe(&self) -> String;
+}
+
+/// The friendly name of an element, read from its content: `key-{id}` for a key,
+/// `revocation-{id}` for the revocation of one key, `revocation-{yyyyMMddTHHmmssFFFFFFFZ}` for
+/// a revocation of every key created before a date, `None` for anything else.
+///
+/// Stores that keep no names (a Redis list, a single blob) use it to make
+/// [`XmlRepository::store_element`] create-if-absent and to find elements to delete: the
+/// names the key manager writes under are exactly these.
+pub fn element_name(element: &XmlElement) -> Option<String> {
+    crate::keyring::friendly_name_of(element)
 }
 
 /// Checks a friendly name, with an error naming `store` when it is not acceptable.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER — being written (Redis store). See the helper prompt.

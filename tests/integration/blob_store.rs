@@ -1,0 +1,1 @@
+//! PLACEHOLDER (blob store tests, being written).

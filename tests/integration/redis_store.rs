@@ -1,0 +1,1 @@
+//! PLACEHOLDER (Redis store tests, being written).
