@@ -14,7 +14,7 @@
 #     bash scripts/backends.sh install           # only installs
 #
 # Exported by backends_start:
-#     REDIS_URL REDIS_PORT REDIS_SERVER_BIN REDIS_CLI_BIN
+#     REDIS_URL REDIS_PORT REDIS_SERVER_BIN REDIS_CLI_BIN AZURITE_BIN MOTO_SERVER_BIN
 #     REDIS_CLUSTER_URLS (comma-separated redis:// URLs) REDIS_CLUSTER_PORTS (comma-separated)
 #     AZURITE_PORT AZURITE_BLOB_ENDPOINT (http://127.0.0.1:PORT/devstoreaccount1) AZURITE_BLOB_STORAGE_URL
 #     AZURITE_ACCOUNT AZURITE_ACCESS_KEY AZURITE_CONTAINER
@@ -338,6 +338,9 @@ _bk_prepare() {
     REDIS_CLI_BIN=$(command -v redis-cli) || { _bk_err "redis-cli not found (run backends_install)"; return 1; }
     export REDIS_SERVER_BIN REDIS_CLI_BIN
   fi
+  # For tests that start (and kill) servers of their own.
+  export AZURITE_BIN=$BK_TOOLS/azurite/node_modules/.bin/azurite-blob
+  export MOTO_SERVER_BIN=$BK_TOOLS/venv/bin/moto_server
   if [ -z "$BK_STATE" ]; then
     BK_STATE=$(mktemp -d "${TMPDIR:-/tmp}/dp-backends.XXXXXX") || return 1
   fi
@@ -373,6 +376,7 @@ backends_start() {
 backends_env() {
   local v
   for v in REDIS_URL REDIS_PORT REDIS_CLUSTER_URLS REDIS_CLUSTER_PORTS REDIS_SERVER_BIN REDIS_CLI_BIN \
+    AZURITE_BIN MOTO_SERVER_BIN \
     AZURITE_PORT AZURITE_BLOB_ENDPOINT AZURITE_BLOB_STORAGE_URL AZURITE_ACCOUNT AZURITE_ACCESS_KEY \
     AZURITE_CONTAINER MOTO_PORT S3_ENDPOINT S3_BUCKET S3_REGION NO_PROXY no_proxy; do
     [ -z "${!v+x}" ] || printf "export %s='%s'\n" "$v" "${!v//\'/\'\\\'\'}"
