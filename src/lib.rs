@@ -13,6 +13,8 @@ mod provider;
 mod random;
 pub mod repository;
 mod secret;
+#[cfg(feature = "session")]
+pub mod session;
 mod time_limited;
 pub mod xml;
 

@@ -1,0 +1,1 @@
+//! PLACEHOLDER (session layer, being written).

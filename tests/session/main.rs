@@ -1,0 +1,1 @@
+//! PLACEHOLDER (session tests, being written).
