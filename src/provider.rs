@@ -172,6 +172,11 @@ impl DataProtection {
         Ok(())
     }
 
+    /// The key manager (for the maintenance operations).
+    pub(crate) fn manager(&self) -> &Arc<KeyManager> {
+        &self.inner.manager
+    }
+
     /// The store.
     pub fn repository(&self) -> &Arc<dyn XmlRepository> {
         self.inner.manager.repository()

@@ -40,6 +40,9 @@ pub struct EnsureOutcome {
     pub adopted: Option<KeyId>,
     /// A key was due but this node may not create keys.
     pub generation_disabled: bool,
+    /// A key was due but not created: a revocation of every key created before this (future)
+    /// date is in force, so a new key would be revoked at once.
+    pub blocked_by_revocation: Option<OffsetDateTime>,
     /// The default key after the operation.
     pub default_key: Option<KeyId>,
 }
@@ -193,11 +196,20 @@ impl KeyManager {
             created: None,
             adopted: None,
             generation_disabled: false,
+            blocked_by_revocation: None,
             default_key: ring.default_key_id(),
         };
         let Some(plan) = self.config.policy.key_needed(ring.facts(), now) else {
             return Ok(outcome);
         };
+        if let Some(date) = ring.revoked_before.filter(|d| *d > now) {
+            tracing::warn!(
+                revoked_before = %date,
+                "a key is due, but every key created before that date is revoked: not creating one until then"
+            );
+            outcome.blocked_by_revocation = Some(date);
+            return Ok(outcome);
+        }
         if !generate {
             outcome.generation_disabled = true;
             if ring.protect_key().is_none() {

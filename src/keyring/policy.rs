@@ -61,11 +61,12 @@ impl Policy {
             .then_some(preferred.id)
     }
 
-    /// Among unexpired keys active by `now` (give or take the clock skew), those old enough to
-    /// have propagated win, the latest-activated first; failing that, the earliest-activated
-    /// new one. ASP.NET also considers expired keys here, so after an outage that outlived
-    /// the default key it rejects its own replacement for two days and keeps generating keys;
-    /// leaving expired keys out avoids that.
+    /// Among unexpired, unrevoked keys active by `now` (give or take the clock skew), those old
+    /// enough to have propagated win, the latest-activated first; failing that, the
+    /// earliest-activated new one. ASP.NET also considers expired and revoked keys here, so
+    /// after an outage that outlived the default key, or after the default key is revoked, it
+    /// rejects its own replacement for two days and generates a key at every refresh; leaving
+    /// those keys out avoids that.
     fn preferred_key<'k, Id: Ord + Copy>(
         &self,
         keys: &'k [KeyFacts<Id>],
@@ -74,7 +75,9 @@ impl Policy {
         let cutoff = now - self.propagation_window;
         let candidates = || {
             keys.iter()
-                .filter(move |k| k.activation <= now + self.clock_skew && k.expiration > now)
+                .filter(move |k| {
+                    k.activation <= now + self.clock_skew && k.expiration > now && !k.revoked
+                })
         };
         let propagated = candidates()
             .filter(|k| k.created <= cutoff)
@@ -236,17 +239,34 @@ mod tests {
     }
 
     #[test]
-    fn revoked_or_unusable_preferred_means_no_default_but_a_fallback() {
+    fn revoked_keys_are_never_preferred() {
         let p = Policy::default();
         let old = key(1, T0, T0, 30);
         let mut cur = key(2, T0 + Duration::days(5), T0 + Duration::days(5), 90);
         cur.revoked = true;
         let now = T0 + Duration::days(10);
+        // ASP.NET would have no default here and generate a key at every refresh for two days.
+        assert_eq!(p.default_key(&[old, cur], now), Some(1));
+        assert!(p.key_needed(&[old, cur], now).is_none());
+        // With nothing else left, a brand-new replacement is the default at once.
+        let mut old_revoked = old;
+        old_revoked.revoked = true;
+        assert_eq!(p.default_key(&[old_revoked, cur], now), None);
+        assert!(p.key_needed(&[old_revoked, cur], now).is_some());
+        let replacement = key(3, now, now, 90);
+        assert_eq!(p.default_key(&[old_revoked, cur, replacement], now), Some(3));
+        assert!(p.key_needed(&[old_revoked, cur, replacement], now).is_none());
+    }
+
+    #[test]
+    fn an_unusable_preferred_key_means_no_default_but_a_fallback() {
+        let p = Policy::default();
+        let old = key(1, T0, T0, 30);
+        let mut cur = key(2, T0 + Duration::days(5), T0 + Duration::days(5), 90);
+        cur.usable = false;
+        let now = T0 + Duration::days(10);
         assert_eq!(p.default_key(&[old, cur], now), None);
         assert_eq!(p.fallback_key(&[old, cur], now), Some(1));
-        cur.revoked = false;
-        cur.usable = false;
-        assert_eq!(p.default_key(&[old, cur], now), None);
         assert!(p.key_needed(&[old, cur], now).is_some());
     }
 

@@ -48,6 +48,8 @@ pub(crate) struct KeyRing {
     valid_until: Option<OffsetDateTime>,
     /// Elements that were skipped, for the status report.
     pub(crate) problems: Vec<String>,
+    /// The latest "every key created before" revocation date.
+    pub(crate) revoked_before: Option<OffsetDateTime>,
 }
 
 impl KeyRing {
@@ -97,7 +99,9 @@ impl KeyRing {
                 k.revoked |= k.key.created < date;
             }
         }
-        Self::from_keys(keys, problems, policy, now)
+        let mut ring = Self::from_keys(keys, problems, policy, now);
+        ring.revoked_before = revoke_before;
+        ring
     }
 
     fn from_keys(
@@ -121,12 +125,15 @@ impl KeyRing {
             is_fallback,
             valid_until,
             problems,
+            revoked_before: None,
         }
     }
 
     /// The same keys, with the default resolved again at `now`.
     pub(crate) fn re_resolved(&self, policy: &Policy, now: OffsetDateTime) -> Self {
-        Self::from_keys(self.keys.clone(), self.problems.clone(), policy, now)
+        let mut ring = Self::from_keys(self.keys.clone(), self.problems.clone(), policy, now);
+        ring.revoked_before = self.revoked_before;
+        ring
     }
 
     /// Whether the resolved default may have changed by `now`.

@@ -10,7 +10,6 @@ mod blob;
 pub mod conformance;
 mod directory;
 mod memory;
-#[cfg(any(feature = "redis", feature = "object-store"))]
 mod open;
 #[cfg(feature = "redis")]
 mod redis;
@@ -24,7 +23,6 @@ use zeroize::Zeroizing;
 pub use blob::{BlobLayout, BlobRepository};
 pub use directory::DirectoryRepository;
 pub use memory::MemoryRepository;
-#[cfg(any(feature = "redis", feature = "object-store"))]
 pub use open::open;
 #[cfg(feature = "redis")]
 pub use redis::{DEFAULT_LIST_KEY, Persistence, RedisRepository};

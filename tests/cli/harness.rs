@@ -1,0 +1,129 @@
+//! Running the `dpkeys` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The finished command: exit code, stdout, stderr.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Stdout as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+fn finish(out: Output) -> Run {
+    Run {
+        code: out.status.code().expect("dpkeys was killed by a signal"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A `dpkeys` command with a clean environment (no DPKEYS_* from the caller).
+pub fn command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dpkeys"));
+    cmd.args(args)
+        .env_remove("DPKEYS_STORE")
+        .env_remove("DPKEYS_APP_NAME")
+        .env_remove("DPKEYS_TIMEOUT")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `dpkeys args…`.
+pub fn dpkeys<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    finish(command(args).output().expect("run dpkeys"))
+}
+
+/// Runs `dpkeys args…` with `input` on stdin.
+pub fn dpkeys_stdin<S: AsRef<std::ffi::OsStr>>(args: &[S], input: &[u8]) -> Run {
+    use std::io::Write;
+    let mut child = command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dpkeys");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    finish(child.wait_with_output().unwrap())
+}
+
+/// The shared known-answer vectors.
+pub fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
+}
+
+/// The `[string_protect_cbc]` token of the derived vectors and its key file.
+pub fn cbc_vector() -> (String, PathBuf) {
+    let file = vectors().join("derived/protect_vectors.txt");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shared vectors beside the project)",
+            file.display()
+        )
+    });
+    let section = text
+        .split("\n[")
+        .find(|s| s.starts_with("string_protect_cbc]"))
+        .expect("[string_protect_cbc] section");
+    let token = section
+        .lines()
+        .find_map(|l| l.strip_prefix("protected_base64url="))
+        .expect("protected_base64url")
+        .trim()
+        .to_owned();
+    (
+        token,
+        vectors().join("derived/key-0f8fad5b-d9cb-469f-a165-70867728950e.xml"),
+    )
+}
+
+/// The ids of the keys `list --json` reports.
+pub fn key_ids(store: &str) -> Vec<String> {
+    dpkeys(&["--store", store, "--json", "list"])
+        .expect(0)
+        .json()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Starts `n` `dpkeys ensure` processes at once against `store` and checks they all succeed.
+pub fn ensure_race(store: &str, n: usize) -> Vec<Value> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            command(&["--store", store, "--json", "ensure"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run dpkeys")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| finish(c.wait_with_output().unwrap()).expect(0).json())
+        .collect()
+}
