@@ -3,4 +3,6 @@
 
 mod directory;
 mod harness;
+#[cfg(feature = "redis")]
+mod redis;
 mod scenarios;

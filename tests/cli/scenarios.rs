@@ -340,12 +340,14 @@ fn status_of(store: &str, id: &str) -> String {
 /// `rounds` times: 8 `dpkeys ensure` processes started at once on an empty store (a fresh
 /// one from `fresh`) create exactly one key, and all report it.
 pub fn ensure_races(rounds: usize, fresh: impl Fn(usize) -> String) {
+    let mut adopted = 0;
     for round in 0..rounds {
         let store = fresh(round);
         let outcomes = ensure_race(&store, 8);
         let ids = key_ids(&store);
         assert_eq!(ids.len(), 1, "round {round}: exactly one key, got {ids:?}");
         let created = outcomes.iter().filter(|o| o["action"] == "created").count();
+        adopted += outcomes.iter().filter(|o| o["action"] == "adopted").count();
         assert!(
             created <= 1,
             "round {round}: {created} processes say they created a key"
@@ -354,7 +356,11 @@ pub fn ensure_races(rounds: usize, fresh: impl Fn(usize) -> String) {
             assert_eq!(o["default_key"], ids[0].as_str(), "round {round}: {o}");
         }
     }
-    eprintln!("{rounds} rounds of 8 concurrent `dpkeys ensure`: one key each time");
+    // "adopted" means a process decided a key was due, lost the create, and took the winner's:
+    // the processes really did race.
+    eprintln!(
+        "{rounds} rounds of 8 concurrent `dpkeys ensure`: one key each time; {adopted} processes lost a create race and adopted the winner's key"
+    );
 }
 
 /// `copy --to` moves every element; copying again keeps the target's.
