@@ -1,4 +1,5 @@
 //! Running the `dpkeys` binary.
+#![allow(dead_code)] // which helpers are used depends on the store features built
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
