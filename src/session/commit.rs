@@ -1,0 +1,260 @@
+//! The end of a request: saving the session with a compare-and-swap, re-applying this
+//! request's changes on top of concurrent ones; or only refreshing its expiry.
+
+use std::time::Duration;
+
+use super::data::SessionData;
+use super::handle::{Changes, Loaded, Session, new_data, new_key};
+use super::stats::bump;
+use super::store::{Expected, SaveOutcome, SessionEntry};
+use crate::StoreError;
+
+/// Why a session could not be committed. The layer logs it, puts it in the response
+/// extensions and passes it to the hook set with
+/// [`SessionLayer::on_commit_error`](super::SessionLayer::on_commit_error).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommitError {
+    /// The store failed or timed out.
+    #[error("saving the session failed: {0}")]
+    Store(String),
+    /// The session could not be loaded in this request, so its changes were dropped.
+    #[error("the session was unavailable; its changes were not saved: {0}")]
+    Unavailable(String),
+    /// Other requests kept changing the session; the bounded retries ran out.
+    #[error("the session kept changing concurrently; gave up after {0} retries")]
+    Contention(u32),
+    /// A key or value is too large for the session format.
+    #[error("the session cannot be serialized: {0}")]
+    Encode(#[from] super::data::EncodeError),
+}
+
+impl From<StoreError> for CommitError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// What the response must carry after a commit.
+#[derive(Debug)]
+pub(crate) enum CookieAction {
+    None,
+    /// Send this session key as the cookie.
+    Set(String),
+    /// Tell the browser to drop the cookie.
+    Expire,
+}
+
+/// The outcome of a commit, for the service.
+#[derive(Debug)]
+pub(crate) struct Committed {
+    pub(crate) cookie: CookieAction,
+    pub(crate) error: Option<CommitError>,
+}
+
+impl Committed {
+    fn ok(cookie: CookieAction) -> Self {
+        Self {
+            cookie,
+            error: None,
+        }
+    }
+}
+
+/// What one request asks of the commit, taken from the session's state.
+struct Plan {
+    key_is_new: bool,
+    changes: Changes,
+    renew: bool,
+    destroy: bool,
+    user: Option<String>,
+}
+
+impl Session {
+    /// Commits the session; `consent` says whether a new session may set its cookie.
+    pub(crate) async fn commit(&self, consent: bool) -> Committed {
+        let plan = {
+            let mut s = self.state();
+            s.committed = true;
+            Plan {
+                key_is_new: s.key_is_new,
+                changes: std::mem::take(&mut s.changes),
+                renew: s.renew,
+                destroy: s.destroy,
+                user: s.bind_user.take(),
+            }
+        };
+        let shared = &self.inner.shared;
+        let result = tokio::time::timeout(shared.config.io_timeout, self.run(plan, consent))
+            .await
+            .unwrap_or_else(|_| Err(shared.timeout_error("commit").into()));
+        match result {
+            Ok(committed) => committed,
+            Err(error) => {
+                bump(&shared.stats.commit_failures, 1);
+                tracing::error!("session commit failed: {error}");
+                if let Some(hook) = &shared.on_commit_error {
+                    hook(&error);
+                }
+                Committed {
+                    cookie: CookieAction::None,
+                    error: Some(error),
+                }
+            }
+        }
+    }
+
+    async fn run(&self, plan: Plan, consent: bool) -> Result<Committed, CommitError> {
+        let shared = &self.inner.shared;
+        let store = &shared.store;
+        if plan.destroy {
+            if let Some(key) = &self.inner.cookie_key {
+                store.remove(key).await?;
+                return Ok(Committed::ok(CookieAction::Expire));
+            }
+            return Ok(Committed::ok(CookieAction::None));
+        }
+        if plan.changes.is_empty() && !plan.renew && plan.user.is_none() {
+            // Unchanged: a load already restarted the expiry; otherwise refresh it.
+            if let Some(key) = &self.inner.cookie_key
+                && !self.inner.loaded.initialized()
+            {
+                store.refresh(key, shared.clock.now()).await?;
+                bump(&shared.stats.refreshes, 1);
+            }
+            return Ok(Committed::ok(CookieAction::None));
+        }
+        if plan.key_is_new && !consent {
+            tracing::debug!("new session not established: no consent for a non-essential cookie");
+            return Ok(Committed::ok(CookieAction::None));
+        }
+        if let Err(e) = self.loaded().await {
+            return Err(CommitError::Unavailable(e.to_string()));
+        }
+        let (mut expected, base) = match self.inner.loaded.get() {
+            Some(Loaded::Stored(entry, data)) => (Some(entry.clone()), data.clone()),
+            Some(Loaded::Fresh(data)) => (None, data.clone()),
+            _ => unreachable!("loaded above"),
+        };
+        // The key may have changed while loading (expired session).
+        let key = self.state().key.clone();
+        let key_is_new = self.state().key_is_new;
+        let (target, moved) = if plan.renew && expected.is_some() {
+            (new_key(), true)
+        } else {
+            (key.clone(), false)
+        };
+        if moved {
+            // The new key is unique: nothing to race with.
+            expected = None;
+        }
+        let saved = self
+            .save_with_retries(&target, expected, base, &plan.changes)
+            .await?;
+        if !saved {
+            return Ok(Committed::ok(CookieAction::None));
+        }
+        if moved {
+            store.remove(&key).await?;
+        }
+        if let Some(user) = &plan.user {
+            let ttl = shared.config.user_index_ttl();
+            let previous = store.swap_user_session(user, &target, ttl).await?;
+            if let Some(previous) = previous.filter(|p| *p != target && *p != key) {
+                store.remove(&previous).await?;
+            }
+        }
+        if moved || key_is_new {
+            bump(&shared.stats.established, 1);
+            Ok(Committed::ok(CookieAction::Set(target)))
+        } else {
+            Ok(Committed::ok(CookieAction::None))
+        }
+    }
+
+    /// The compare-and-swap loop. `Ok(false)`: nothing was written (no change, or the
+    /// session was deleted meanwhile).
+    async fn save_with_retries(
+        &self,
+        key: &str,
+        mut expected: Option<SessionEntry>,
+        mut base: SessionData,
+        changes: &Changes,
+    ) -> Result<bool, CommitError> {
+        let shared = &self.inner.shared;
+        let config = &shared.config;
+        let mut lock = shared.locks.lock(key).await;
+        if let Some(last) = lock.last_written().take() {
+            // A commit of this node just wrote the session: start from that.
+            if expected.as_ref().is_some_and(|e| e.data != last.data)
+                && let Ok(data) = SessionData::decode(&last.data)
+            {
+                base = data;
+                expected = Some(last);
+            }
+        }
+        let mut retries = 0u32;
+        loop {
+            let mut data = base.clone();
+            changes.apply(&mut data);
+            let blob = data.encode()?;
+            if expected.as_ref().is_some_and(|e| e.data == blob) {
+                return Ok(false);
+            }
+            let now = shared.clock.now();
+            let absolute_expiration = match &expected {
+                Some(e) => e.absolute_expiration,
+                None => config.absolute_lifetime.map(|life| now + life),
+            };
+            let entry = SessionEntry {
+                data: blob,
+                absolute_expiration,
+                sliding_expiration: Some(config.idle_timeout),
+            };
+            let expected_entry = expected.is_some();
+            let condition = match &expected {
+                Some(e) => Expected::Data(&e.data),
+                None => Expected::Absent,
+            };
+            match shared.store.save(key, &entry, condition, now).await? {
+                SaveOutcome::Saved => {
+                    bump(&shared.stats.saves, 1);
+                    *lock.last_written() = Some(entry);
+                    return Ok(true);
+                }
+                SaveOutcome::Conflict(None) if expected_entry => {
+                    bump(&shared.stats.discarded, 1);
+                    tracing::info!(
+                        "session deleted while this request ran (renewed, destroyed, replaced \
+                         by a newer login, or expired): its changes are dropped"
+                    );
+                    return Ok(false);
+                }
+                SaveOutcome::Conflict(current) => {
+                    retries += 1;
+                    bump(&shared.stats.conflicts, 1);
+                    if retries > config.commit_retries {
+                        return Err(CommitError::Contention(config.commit_retries));
+                    }
+                    let next = match &current {
+                        Some(e) => SessionData::decode(&e.data).unwrap_or_else(|_| new_data()),
+                        None => new_data(),
+                    };
+                    let overwritten = changes
+                        .ops
+                        .iter()
+                        .filter(|(k, _)| base.get(k) != next.get(k))
+                        .count();
+                    bump(&shared.stats.same_key_overwrites, overwritten as u64);
+                    base = next;
+                    expected = current;
+                    if retries > 2 {
+                        let ceiling = 1u64 << retries.min(6);
+                        tokio::time::sleep(Duration::from_millis(rand::random_range(0..ceiling)))
+                            .await;
+                    }
+                }
+            }
+        }
+    }
+}

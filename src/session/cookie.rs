@@ -1,0 +1,184 @@
+//! The session cookie: the session key protected with purposes [application name,
+//! `SessionMiddleware`], standard base64 without `=`, URL-escaped (ASP.NET's
+//! `CookieProtection` and `Response.Cookies.Append`).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+
+use super::config::{CookieConfig, SameSite, SecurePolicy};
+use crate::Protector;
+
+/// The purpose ASP.NET's session middleware protects its cookie with.
+pub const PURPOSE: &str = "SessionMiddleware";
+/// Length of a session key (a Guid in `D` format).
+pub const SESSION_KEY_LEN: usize = 36;
+
+/// Why a cookie did not give a session key; logged at debug level, never shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CookieRejection {
+    /// Not percent-encoding or base64.
+    Encoding,
+    /// The payload could not be unprotected: garbage, truncated, another application's,
+    /// or protected with a revoked or unknown key.
+    Unprotect,
+    /// Unprotected, but not a 36-character session key.
+    KeyShape,
+}
+
+/// Protects a session key into a cookie value (already URL-escaped).
+pub(crate) fn protect_key(protector: &Protector, key: &str) -> crate::Result<String> {
+    let protected = protector.protect(key.as_bytes())?;
+    Ok(escape(&STANDARD_NO_PAD.encode(protected)))
+}
+
+/// Reads a session key from a cookie value as it arrived (URL-escaped).
+pub(crate) async fn unprotect_key(
+    protector: &Protector,
+    value: &str,
+) -> Result<String, CookieRejection> {
+    let text = unescape(value).ok_or(CookieRejection::Encoding)?;
+    let bytes = STANDARD_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|_| CookieRejection::Encoding)?;
+    let plain = protector
+        .unprotect_async(&bytes)
+        .await
+        .map_err(|_| CookieRejection::Unprotect)?;
+    // ASP.NET decodes with replacement characters and checks only the length.
+    let key = String::from_utf8_lossy(&plain).into_owned();
+    if key.chars().count() != SESSION_KEY_LEN || key.trim().is_empty() {
+        return Err(CookieRejection::KeyShape);
+    }
+    Ok(key)
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers (the first one).
+pub(crate) fn find_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| n.trim() == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+}
+
+/// `Set-Cookie` for a session, attributes in ASP.NET's order and case.
+pub(crate) fn set_cookie(config: &CookieConfig, value: &str, https: bool) -> String {
+    let mut out = format!("{}={}", config.name, value);
+    attributes(config, https, &mut out);
+    out
+}
+
+/// `Set-Cookie` that makes the browser drop the session cookie.
+pub(crate) fn expire_cookie(config: &CookieConfig, https: bool) -> String {
+    let mut out = format!("{}=; expires=Thu, 01 Jan 1970 00:00:00 GMT", config.name);
+    attributes(config, https, &mut out);
+    out
+}
+
+fn attributes(config: &CookieConfig, https: bool, out: &mut String) {
+    if let Some(domain) = &config.domain {
+        out.push_str("; domain=");
+        out.push_str(domain);
+    }
+    out.push_str("; path=");
+    out.push_str(&config.path);
+    let secure = match config.secure {
+        SecurePolicy::Always => true,
+        SecurePolicy::SameAsRequest => https,
+        SecurePolicy::Never => false,
+    };
+    if secure {
+        out.push_str("; secure");
+    }
+    match config.same_site {
+        SameSite::Strict => out.push_str("; samesite=strict"),
+        SameSite::Lax => out.push_str("; samesite=lax"),
+        SameSite::None => out.push_str("; samesite=none"),
+        SameSite::Unspecified => {}
+    }
+    if config.http_only {
+        out.push_str("; httponly");
+    }
+}
+
+/// .NET's `Uri.EscapeDataString`: every byte except unreserved characters is `%XX`.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+        }
+    }
+    out
+}
+
+/// Reverses [`escape`]; `None` for a malformed escape or non-UTF-8 result.
+fn unescape(text: &str) -> Option<String> {
+    if !text.contains('%') {
+        return Some(text.to_owned());
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_round_trips_base64() {
+        let text = "CfDJ8Futjw/L2Z9+GoWV";
+        assert_eq!(escape(text), "CfDJ8Futjw%2FL2Z9%2BGoWV");
+        assert_eq!(unescape(&escape(text)).as_deref(), Some(text));
+        assert_eq!(unescape("%2"), None);
+        assert_eq!(unescape("%zz"), None);
+        assert_eq!(unescape("%e2%82"), None);
+    }
+
+    #[test]
+    fn finds_the_named_cookie_among_others() {
+        let mut h = http::HeaderMap::new();
+        h.append(
+            http::header::COOKIE,
+            "a=1; .AspNetCore.Session=x%2By".parse().unwrap(),
+        );
+        h.append(
+            http::header::COOKIE,
+            ".AspNetCore.Session=second".parse().unwrap(),
+        );
+        assert_eq!(find_cookie(&h, ".AspNetCore.Session"), Some("x%2By"));
+        assert_eq!(find_cookie(&h, "b"), None);
+    }
+
+    #[test]
+    fn default_attributes_match_aspnet() {
+        let c = CookieConfig::default();
+        assert_eq!(
+            set_cookie(&c, "v", false),
+            ".AspNetCore.Session=v; path=/; samesite=lax; httponly"
+        );
+        assert_eq!(
+            set_cookie(&c, "v", true),
+            ".AspNetCore.Session=v; path=/; secure; samesite=lax; httponly"
+        );
+    }
+}

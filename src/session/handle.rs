@@ -1,0 +1,394 @@
+//! [`Session`]: the handle a request's code reads and changes its session through.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
+
+use super::data::{ID_LEN, SessionData};
+use super::shared::Shared;
+use super::stats::bump;
+use super::store::SessionEntry;
+use crate::StoreErrorKind;
+
+/// The entry that records the user a session is bound to (see [`Session::bind_user`]).
+/// [`Session::keys`] does not list it.
+pub const USER_ENTRY: &str = "__DataProtection.Session.User";
+
+/// Errors of the session API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The session could not be loaded for this request (the store failed or timed out);
+    /// the error was logged. Changes made in this request are not saved.
+    #[error("the session is unavailable: {message}")]
+    Unavailable {
+        /// What kind of store failure it was.
+        kind: StoreErrorKind,
+        /// The store's error text.
+        message: String,
+    },
+    /// A value could not be converted to or from JSON.
+    #[error("session value is not valid JSON for this type: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The session of the current request. Cheap to clone (an `Arc` inside); the layer puts
+/// one in the request extensions and commits it when the inner service has answered.
+///
+/// Reads load the session from the store on first use (once per request); writes are
+/// recorded and applied at commit, on top of whatever is stored then, so concurrent
+/// requests that change different keys keep each other's changes.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) shared: Arc<Shared>,
+    /// The session key from a valid cookie.
+    pub(crate) cookie_key: Option<String>,
+    pub(crate) state: Mutex<State>,
+    pub(crate) loaded: OnceCell<Loaded>,
+}
+
+pub(crate) struct State {
+    /// The key the session is saved under (a fresh one when the cookie gave none).
+    pub(crate) key: String,
+    /// The key is not in the browser yet.
+    pub(crate) key_is_new: bool,
+    pub(crate) changes: Changes,
+    pub(crate) renew: bool,
+    pub(crate) destroy: bool,
+    pub(crate) bind_user: Option<String>,
+    pub(crate) committed: bool,
+}
+
+/// What the store gave at first access.
+pub(crate) enum Loaded {
+    /// The store failed; the session cannot be used in this request.
+    Unavailable {
+        kind: StoreErrorKind,
+        message: String,
+    },
+    /// Nothing stored: a new session with this id.
+    Fresh(SessionData),
+    /// What is stored, and its contents (empty when unreadable).
+    Stored(SessionEntry, SessionData),
+}
+
+/// The changes of one request, replayed on the stored session at commit.
+#[derive(Default, Clone)]
+pub(crate) struct Changes {
+    pub(crate) cleared: bool,
+    /// Last write of each key, in first-write order; `None` removes.
+    pub(crate) ops: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Changes {
+    fn record(&mut self, key: &str, value: Option<Vec<u8>>) {
+        match self.ops.iter_mut().find(|(k, _)| k == key) {
+            Some(op) => op.1 = value,
+            None => self.ops.push((key.to_owned(), value)),
+        }
+    }
+
+    /// `Some(v)` when this request decided the value of `key`.
+    fn get(&self, key: &str) -> Option<Option<&[u8]>> {
+        match self.ops.iter().find(|(k, _)| k == key) {
+            Some((_, v)) => Some(v.as_deref()),
+            None if self.cleared => Some(None),
+            None => None,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.cleared && self.ops.is_empty()
+    }
+
+    pub(crate) fn apply(&self, data: &mut SessionData) {
+        if self.cleared {
+            data.clear();
+        }
+        for (k, v) in &self.ops {
+            match v {
+                Some(v) => data.set(k, v.clone()),
+                None => {
+                    data.remove(k);
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn new_key() -> String {
+    super::data::dotnet_guid(rand::random::<[u8; 16]>())
+}
+
+pub(crate) fn new_data() -> SessionData {
+    SessionData::new(rand::random::<[u8; ID_LEN]>())
+}
+
+impl Session {
+    pub(crate) fn new(shared: Arc<Shared>, cookie_key: Option<String>) -> Self {
+        let (key, key_is_new) = match &cookie_key {
+            Some(k) => (k.clone(), false),
+            None => (new_key(), true),
+        };
+        Self {
+            inner: Arc::new(Inner {
+                shared,
+                cookie_key,
+                state: Mutex::new(State {
+                    key,
+                    key_is_new,
+                    changes: Changes::default(),
+                    renew: false,
+                    destroy: false,
+                    bind_user: None,
+                    committed: false,
+                }),
+                loaded: OnceCell::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Loads the session now if it was not loaded yet (ASP.NET's `LoadAsync`). Every
+    /// read does this by itself.
+    ///
+    /// # Errors
+    /// [`SessionError::Unavailable`] when the store failed or timed out.
+    pub async fn load(&self) -> Result<(), SessionError> {
+        self.loaded().await.map(|_| ())
+    }
+
+    /// Whether the session could be loaded (loads it if needed).
+    pub async fn is_available(&self) -> bool {
+        self.load().await.is_ok()
+    }
+
+    pub(crate) async fn loaded(&self) -> Result<&SessionData, SessionError> {
+        match self.inner.loaded.get_or_init(|| self.fetch()).await {
+            Loaded::Unavailable { kind, message } => Err(SessionError::Unavailable {
+                kind: *kind,
+                message: message.clone(),
+            }),
+            Loaded::Fresh(data) | Loaded::Stored(_, data) => Ok(data),
+        }
+    }
+
+    async fn fetch(&self) -> Loaded {
+        let shared = &self.inner.shared;
+        let Some(key) = &self.inner.cookie_key else {
+            return Loaded::Fresh(new_data());
+        };
+        bump(&shared.stats.loads, 1);
+        let now = shared.clock.now();
+        match shared.timed("load", shared.store.load(key, now)).await {
+            Ok(Some(entry)) => {
+                let data = SessionData::decode(&entry.data).unwrap_or_else(|e| {
+                    tracing::warn!("stored session is unreadable ({e}); starting it afresh");
+                    new_data()
+                });
+                Loaded::Stored(entry, data)
+            }
+            Ok(None) => {
+                tracing::debug!(
+                    "session cookie names an expired or unknown session; starting a new one"
+                );
+                bump(&shared.stats.rejected_cookies, 1);
+                let mut state = self.state();
+                if !state.renew {
+                    state.key = new_key();
+                    state.key_is_new = true;
+                }
+                Loaded::Fresh(new_data())
+            }
+            Err(e) => {
+                bump(&shared.stats.load_failures, 1);
+                tracing::error!("session unavailable for this request: loading it failed: {e}");
+                Loaded::Unavailable {
+                    kind: e.kind(),
+                    message: e.to_string(),
+                }
+            }
+        }
+    }
+
+    fn change(&self, key: &str, value: Option<Vec<u8>>) {
+        let mut state = self.state();
+        if state.committed {
+            tracing::warn!("session changed after its request was answered; the change is lost");
+        }
+        state.changes.record(key, value);
+    }
+
+    /// The value of `key`.
+    ///
+    /// # Errors
+    /// [`SessionError::Unavailable`] when the session could not be loaded.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, SessionError> {
+        let data = self.loaded().await?;
+        let state = self.state();
+        Ok(match state.changes.get(key) {
+            Some(v) => v.map(<[u8]>::to_vec),
+            None => data.get(key).map(<[u8]>::to_vec),
+        })
+    }
+
+    /// The value of `key` as text (UTF-8, invalid sequences replaced, like ASP.NET's
+    /// `GetString`).
+    ///
+    /// # Errors
+    /// [`SessionError::Unavailable`] when the session could not be loaded.
+    pub async fn get_string(&self, key: &str) -> Result<Option<String>, SessionError> {
+        Ok(self
+            .get(key)
+            .await?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The value of `key` as ASP.NET's `GetInt32` reads it: 4 bytes big-endian; `None`
+    /// when absent or shorter.
+    ///
+    /// # Errors
+    /// [`SessionError::Unavailable`] when the session could not be loaded.
+    pub async fn get_i32(&self, key: &str) -> Result<Option<i32>, SessionError> {
+        Ok(self.get(key).await?.and_then(|v| {
+            v.get(..4)
+                .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        }))
+    }
+
+    /// The value of `key` read as JSON.
+    ///
+    /// # Errors
+    /// [`SessionError::Unavailable`], or [`SessionError::Json`] when the value is not
+    /// JSON for `T`.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, SessionError> {
+        match self.get(key).await? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets `key` (ASP.NET's `Set`). Keys longer than 65,535 UTF-8 bytes make the commit
+    /// fail.
+    pub fn set(&self, key: &str, value: impl Into<Vec<u8>>) {
+        self.change(key, Some(value.into()));
+    }
+
+    /// Sets `key` to UTF-8 text (ASP.NET's `SetString`).
+    pub fn set_string(&self, key: &str, value: &str) {
+        self.set(key, value.as_bytes());
+    }
+
+    /// Sets `key` to 4 bytes big-endian (ASP.NET's `SetInt32`).
+    pub fn set_i32(&self, key: &str, value: i32) {
+        self.set(key, value.to_be_bytes());
+    }
+
+    /// Sets `key` to `value` as JSON.
+    ///
+    /// # Errors
+    /// [`SessionError::Json`] when `value` cannot be serialized.
+    pub fn set_json<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), SessionError> {
+        self.set(key, serde_json::to_vec(value)?);
+        Ok(())
+    }
+
+    /// Removes `key`.
+    pub fn remove(&self, key: &str) {
+        self.change(key, None);
+    }
+
+    /// Removes every entry. At commit this also removes entries other requests added
+    /// concurrently.
+    pub fn clear(&self) {
+        let mut state = self.state();
+        state.changes.ops.clear();
+        state.changes.cleared = true;
+    }
+
+    /// The keys, in insertion order ([`USER_ENTRY`] excepted).
+    ///
+    /// # Errors
+    /// [`SessionError::Unavailable`] when the session could not be loaded.
+    pub async fn keys(&self) -> Result<Vec<String>, SessionError> {
+        let data = self.loaded().await?;
+        let state = self.state();
+        let mut view = data.clone();
+        state.changes.apply(&mut view);
+        Ok(view
+            .keys()
+            .filter(|k| *k != USER_ENTRY)
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// The session id (ASP.NET's `ISession.Id`): a Guid stored inside the session data,
+    /// stable for the session's life. It is not the session key the cookie protects, and
+    /// is safe to log.
+    ///
+    /// # Errors
+    /// [`SessionError::Unavailable`] when the session could not be loaded.
+    pub async fn id(&self) -> Result<String, SessionError> {
+        Ok(self.loaded().await?.id())
+    }
+
+    /// Moves the session to a new key at commit and deletes the old entry; the browser
+    /// gets a new cookie. Call it when the user logs in (session fixation).
+    pub fn renew(&self) {
+        self.state().renew = true;
+    }
+
+    /// Deletes the session at commit and tells the browser to drop its cookie (log out).
+    /// Changes made in this request are discarded.
+    pub fn destroy(&self) {
+        self.state().destroy = true;
+    }
+
+    /// Makes this the only session of `user`: at commit, the user's previous session (on
+    /// any node) is deleted, so its next request is anonymous. Needs a store that supports
+    /// [`SessionStore::swap_user_session`](super::SessionStore::swap_user_session).
+    pub fn bind_user(&self, user: &str) {
+        let mut state = self.state();
+        state
+            .changes
+            .record(USER_ENTRY, Some(user.as_bytes().to_vec()));
+        state.bind_user = Some(user.to_owned());
+    }
+
+    /// The user this session is bound to, if any.
+    ///
+    /// # Errors
+    /// [`SessionError::Unavailable`] when the session could not be loaded.
+    pub async fn user(&self) -> Result<Option<String>, SessionError> {
+        self.get_string(USER_ENTRY).await
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The session key is a bearer secret: never shown.
+        let state = self.state();
+        f.debug_struct("Session")
+            .field("from_cookie", &self.inner.cookie_key.is_some())
+            .field("loaded", &self.inner.loaded.initialized())
+            .field("changes", &state.changes.ops.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,314 @@
+//! The tower layer and service: a [`Session`] in every request's extensions, committed
+//! when the inner service has answered, with the cookie and headers ASP.NET sends.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::header::{CACHE_CONTROL, EXPIRES, HeaderValue, PRAGMA, SET_COOKIE};
+use http::{Request, Response};
+
+use super::commit::{CommitError, CookieAction};
+use super::config::{SameSite, SecurePolicy, SessionConfig, is_attribute_value, is_token};
+use super::cookie;
+use super::handle::Session;
+use super::shared::Shared;
+use super::stats::{SessionStats, bump};
+use super::store::SessionStore;
+use crate::{Clock, DataProtection, SystemClock};
+
+/// Adds sessions to a service. Build it once; it is cheap to clone.
+///
+/// ```no_run
+/// # async fn run(dp: data_protection::DataProtection) {
+/// use std::time::Duration;
+/// use data_protection::session::{MemorySessionStore, SessionLayer};
+///
+/// let sessions = SessionLayer::new(&dp, MemorySessionStore::new())
+///     .idle_timeout(Duration::from_secs(20 * 60));
+/// # let _ = sessions; }
+/// ```
+#[derive(Clone)]
+pub struct SessionLayer {
+    config: SessionConfig,
+    dp: DataProtection,
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    on_commit_error: Option<super::shared::CommitHook>,
+    /// Built on first use so that every setter applies; shared by all services.
+    shared: Arc<std::sync::OnceLock<Arc<Shared>>>,
+}
+
+impl fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("config", &self.config)
+            .field("store", &self.store.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionLayer {
+    /// Sessions whose cookie is protected by `dp` (purposes [application name,
+    /// `SessionMiddleware`], as ASP.NET) and whose data lives in `store`.
+    pub fn new(dp: &DataProtection, store: impl SessionStore + 'static) -> Self {
+        Self::with_shared_store(dp, Arc::new(store))
+    }
+
+    /// Like [`new`](Self::new) with a store shared with other code.
+    pub fn with_shared_store(dp: &DataProtection, store: Arc<dyn SessionStore>) -> Self {
+        Self {
+            config: SessionConfig::default(),
+            dp: dp.clone(),
+            store,
+            clock: Arc::new(SystemClock),
+            on_commit_error: None,
+            shared: Arc::default(),
+        }
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut SessionConfig)) -> Self {
+        f(&mut self.config);
+        self.shared = Arc::default();
+        self
+    }
+
+    /// Sliding expiration of a session (default 20 minutes): every request restarts it.
+    pub fn idle_timeout(self, timeout: Duration) -> Self {
+        self.edit(|c| c.idle_timeout = timeout)
+    }
+
+    /// Maximum life of a session from its creation, however active (default none).
+    pub fn absolute_lifetime(self, lifetime: Duration) -> Self {
+        self.edit(|c| c.absolute_lifetime = Some(lifetime))
+    }
+
+    /// Timeout of a session load and of a commit (default 1 minute). A load that times out
+    /// makes the session unavailable for that request; the request still completes.
+    pub fn io_timeout(self, timeout: Duration) -> Self {
+        self.edit(|c| c.io_timeout = timeout)
+    }
+
+    /// How many times a commit re-applies its changes after a concurrent write (default
+    /// 16).
+    pub fn commit_retries(self, retries: u32) -> Self {
+        self.edit(|c| c.commit_retries = retries)
+    }
+
+    /// Lifetime of a user's session index (see [`Session::bind_user`]); default the
+    /// absolute lifetime, else 30 days.
+    pub fn user_index_ttl(self, ttl: Duration) -> Self {
+        self.edit(|c| c.user_index_ttl = Some(ttl))
+    }
+
+    /// The cookie name (default `.AspNetCore.Session`).
+    ///
+    /// # Panics
+    /// If `name` is not an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``).
+    pub fn cookie_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        assert!(is_token(&name), "invalid session cookie name {name:?}");
+        self.edit(|c| c.cookie.name = name)
+    }
+
+    /// The cookie path (default `/`).
+    ///
+    /// # Panics
+    /// If `path` holds control characters or `;`.
+    pub fn cookie_path(self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        assert!(
+            is_attribute_value(&path),
+            "invalid session cookie path {path:?}"
+        );
+        self.edit(|c| c.cookie.path = path)
+    }
+
+    /// The cookie domain (default none: the request's host only).
+    ///
+    /// # Panics
+    /// If `domain` holds control characters or `;`.
+    pub fn cookie_domain(self, domain: impl Into<String>) -> Self {
+        let domain = domain.into();
+        assert!(
+            is_attribute_value(&domain),
+            "invalid session cookie domain {domain:?}"
+        );
+        self.edit(|c| c.cookie.domain = Some(domain))
+    }
+
+    /// When the cookie is marked `Secure` (default: when the request is HTTPS).
+    pub fn secure(self, policy: SecurePolicy) -> Self {
+        self.edit(|c| c.cookie.secure = policy)
+    }
+
+    /// The cookie's `SameSite` attribute (default `Lax`).
+    pub fn same_site(self, same_site: SameSite) -> Self {
+        self.edit(|c| c.cookie.same_site = same_site)
+    }
+
+    /// Whether the cookie is `HttpOnly` (default true).
+    ///
+    /// # Warning
+    /// Without it, scripts on the page can read the session cookie.
+    pub fn http_only(self, http_only: bool) -> Self {
+        self.edit(|c| c.cookie.http_only = http_only)
+    }
+
+    /// Marks the cookie essential: it is sent even without consent (default false).
+    pub fn essential(self, essential: bool) -> Self {
+        self.edit(|c| c.cookie.essential = essential)
+    }
+
+    /// Requires consent for non-essential cookies: `check` reads the request headers and
+    /// says whether the user consented. Without consent a new session is not established
+    /// (no cookie, nothing saved) unless the cookie is [`essential`](Self::essential).
+    pub fn require_consent(
+        self,
+        check: impl Fn(&http::HeaderMap) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        let check: super::config::ConsentCheck = Arc::new(check);
+        self.edit(|c| c.cookie.consent = Some(check))
+    }
+
+    /// The clock expirations are computed with (default the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self.shared = Arc::default();
+        self
+    }
+
+    /// Called with every commit error (after it is logged and before the response leaves).
+    pub fn on_commit_error(mut self, hook: impl Fn(&CommitError) + Send + Sync + 'static) -> Self {
+        self.on_commit_error = Some(Arc::new(hook));
+        self.shared = Arc::default();
+        self
+    }
+
+    /// What the layer has done so far (all services made from this layer).
+    pub fn stats(&self) -> SessionStats {
+        self.shared().stats.snapshot()
+    }
+
+    fn shared(&self) -> Arc<Shared> {
+        self.shared
+            .get_or_init(|| {
+                Arc::new(Shared {
+                    config: self.config.clone(),
+                    protector: self.dp.protector([cookie::PURPOSE]),
+                    store: self.store.clone(),
+                    clock: self.clock.clone(),
+                    stats: Default::default(),
+                    locks: Default::default(),
+                    on_commit_error: self.on_commit_error.clone(),
+                })
+            })
+            .clone()
+    }
+}
+
+impl<S> tower_layer::Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            shared: self.shared(),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around an inner service.
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionService")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`SessionService`].
+pub type SessionFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for SessionService<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = SessionFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // The clone is not ready; the ready one is used (tower's usual swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let https = req.uri().scheme_str() == Some("https");
+            let cookie = &shared.config.cookie;
+            let consent = cookie.essential
+                || cookie
+                    .consent
+                    .as_ref()
+                    .is_none_or(|check| check(req.headers()));
+            let key = match cookie::find_cookie(req.headers(), &cookie.name) {
+                Some(value) if !value.is_empty() => {
+                    match cookie::unprotect_key(&shared.protector, value).await {
+                        Ok(key) => Some(key),
+                        Err(why) => {
+                            bump(&shared.stats.rejected_cookies, 1);
+                            tracing::debug!(reason = ?why, "session cookie rejected; starting a new session");
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let session = Session::new(shared.clone(), key);
+            req.extensions_mut().insert(session.clone());
+            let mut response = inner.call(req).await?;
+            let committed = session.commit(consent).await;
+            let set_cookie = match committed.cookie {
+                CookieAction::None => None,
+                CookieAction::Set(key) => match cookie::protect_key(&shared.protector, &key) {
+                    Ok(value) => Some(cookie::set_cookie(&shared.config.cookie, &value, https)),
+                    Err(e) => {
+                        tracing::error!("session cookie could not be protected: {e}");
+                        None
+                    }
+                },
+                CookieAction::Expire => Some(cookie::expire_cookie(&shared.config.cookie, https)),
+            };
+            if let Some(value) = set_cookie.and_then(|v| HeaderValue::try_from(v).ok()) {
+                let headers = response.headers_mut();
+                headers.append(SET_COOKIE, value);
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache,no-store"));
+                headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+                headers.insert(EXPIRES, HeaderValue::from_static("-1"));
+            }
+            if let Some(error) = committed.error {
+                response.extensions_mut().insert(error);
+            }
+            Ok(response)
+        })
+    }
+}

@@ -1,0 +1,261 @@
+//! A conformance suite for [`SessionStore`] implementations.
+//!
+//! Both built-in stores run it, and so can yours: call [`run`] from an async test
+//! (multi-threaded runtime) with a store whose keys no other test uses. It panics with a
+//! message naming the rule that was broken. It sleeps about 1.5 s to watch entries expire.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::{Expected, SaveOutcome, SessionEntry, SessionStore};
+use crate::session::SessionData;
+
+fn entry(data: &SessionData, sliding: Duration) -> SessionEntry {
+    SessionEntry {
+        data: data.encode().expect("encodable"),
+        absolute_expiration: None,
+        sliding_expiration: Some(sliding),
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+/// Runs every check against `store`. `prefix` is prepended to every session key and user
+/// name the suite uses, so runs never collide.
+pub async fn run(store: Arc<dyn SessionStore>, prefix: &str) {
+    let name = store.describe();
+    let key = format!("{prefix}-a");
+    let idle = Duration::from_secs(600);
+    assert_eq!(
+        store.load(&key, now()).await.expect("load"),
+        None,
+        "{name}: a missing key loads as None"
+    );
+
+    let mut first = SessionData::new([1; 16]);
+    first.set("name", b"value".to_vec());
+    let first = entry(&first, idle);
+    assert_eq!(
+        store
+            .save(&key, &first, Expected::Absent, now())
+            .await
+            .expect("save"),
+        SaveOutcome::Saved,
+        "{name}: saving an absent key with Expected::Absent succeeds"
+    );
+    assert_eq!(
+        store.load(&key, now()).await.expect("load").as_ref(),
+        Some(&first),
+        "{name}: data and expirations round-trip exactly"
+    );
+
+    let mut second = SessionData::new([1; 16]);
+    second.set("name", b"other".to_vec());
+    let second = entry(&second, idle);
+    match store.save(&key, &second, Expected::Absent, now()).await {
+        Ok(SaveOutcome::Conflict(Some(current))) => {
+            assert_eq!(current, first, "{name}: a conflict reports what is stored")
+        }
+        other => panic!("{name}: Expected::Absent on an existing key must conflict: {other:?}"),
+    }
+    match store
+        .save(&key, &second, Expected::Data(b"stale"), now())
+        .await
+    {
+        Ok(SaveOutcome::Conflict(Some(current))) => assert_eq!(current, first),
+        other => panic!("{name}: Expected::Data with other bytes must conflict: {other:?}"),
+    }
+    assert_eq!(
+        store
+            .save(&key, &second, Expected::Data(&first.data), now())
+            .await
+            .expect("save"),
+        SaveOutcome::Saved,
+        "{name}: Expected::Data with the stored bytes succeeds"
+    );
+    assert_eq!(
+        store.load(&key, now()).await.expect("load"),
+        Some(second.clone())
+    );
+
+    store.refresh(&key, now()).await.expect("refresh");
+    let missing = format!("{prefix}-missing");
+    store
+        .refresh(&missing, now())
+        .await
+        .expect("refreshing a missing key is no error");
+    assert_eq!(
+        store.load(&missing, now()).await.expect("load"),
+        None,
+        "{name}: refresh never creates an entry"
+    );
+
+    store.remove(&key).await.expect("remove");
+    store
+        .remove(&key)
+        .await
+        .expect("removing a missing key is no error");
+    assert_eq!(
+        store.load(&key, now()).await.expect("load"),
+        None,
+        "{name}: removed"
+    );
+    match store
+        .save(&key, &second, Expected::Data(&second.data), now())
+        .await
+    {
+        Ok(SaveOutcome::Conflict(None)) => {}
+        other => {
+            panic!("{name}: Expected::Data on a removed key must conflict with None: {other:?}")
+        }
+    }
+
+    racing_writers_lose_nothing(&store, &format!("{prefix}-race")).await;
+    user_index(&store, prefix).await;
+    expiry(&store, prefix).await;
+}
+
+/// 16 tasks each add their own entry with a compare-and-swap loop; all 16 must be there.
+async fn racing_writers_lose_nothing(store: &Arc<dyn SessionStore>, key: &str) {
+    let name = store.describe();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            let key = key.to_owned();
+            tokio::spawn(async move {
+                let mut current = store.load(&key, now()).await.expect("load");
+                loop {
+                    let mut data = match &current {
+                        Some(e) => SessionData::decode(&e.data).expect("decodable"),
+                        None => SessionData::new([2; 16]),
+                    };
+                    data.set(&format!("k{i}"), vec![i]);
+                    let next = entry(&data, Duration::from_secs(600));
+                    let expected = match &current {
+                        Some(e) => Expected::Data(&e.data),
+                        None => Expected::Absent,
+                    };
+                    match store
+                        .save(&key, &next, expected, now())
+                        .await
+                        .expect("save")
+                    {
+                        SaveOutcome::Saved => break,
+                        SaveOutcome::Conflict(c) => current = c,
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("writer task");
+    }
+    let stored = store
+        .load(key, now())
+        .await
+        .expect("load")
+        .expect("present");
+    let data = SessionData::decode(&stored.data).expect("decodable");
+    assert_eq!(
+        data.len(),
+        16,
+        "{name}: concurrent compare-and-swap writers lost updates"
+    );
+    store.remove(key).await.expect("remove");
+}
+
+async fn user_index(store: &Arc<dyn SessionStore>, prefix: &str) {
+    let name = store.describe();
+    let user = format!("{prefix}-user ü");
+    let ttl = Duration::from_secs(60);
+    assert_eq!(
+        store
+            .swap_user_session(&user, "s1", ttl)
+            .await
+            .expect("swap"),
+        None,
+        "{name}: a user's first session replaces nothing"
+    );
+    assert_eq!(
+        store
+            .swap_user_session(&user, "s2", ttl)
+            .await
+            .expect("swap")
+            .as_deref(),
+        Some("s1"),
+        "{name}: the swap returns the previous session"
+    );
+    let other = format!("{prefix}-other");
+    assert_eq!(
+        store
+            .swap_user_session(&other, "s3", ttl)
+            .await
+            .expect("swap"),
+        None
+    );
+    assert_eq!(
+        store
+            .swap_user_session(&user, "s4", ttl)
+            .await
+            .expect("swap")
+            .as_deref(),
+        Some("s2"),
+        "{name}: users are independent"
+    );
+}
+
+async fn expiry(store: &Arc<dyn SessionStore>, prefix: &str) {
+    let name = store.describe();
+    let data = SessionData::new([3; 16]).encode().expect("encodable");
+    let sliding = format!("{prefix}-sliding");
+    let absolute = format!("{prefix}-absolute");
+    let forever = format!("{prefix}-forever");
+    let short = SessionEntry {
+        data: data.clone(),
+        absolute_expiration: None,
+        sliding_expiration: Some(Duration::from_millis(600)),
+    };
+    let capped = SessionEntry {
+        data: data.clone(),
+        absolute_expiration: Some(now() + Duration::from_millis(600)),
+        sliding_expiration: Some(Duration::from_secs(600)),
+    };
+    for (k, e) in [(&sliding, &short), (&absolute, &capped)] {
+        store
+            .save(k, e, Expected::Absent, now())
+            .await
+            .expect("save");
+    }
+    let long = entry(&SessionData::new([4; 16]), Duration::from_secs(600));
+    store
+        .save(&forever, &long, Expected::Absent, now())
+        .await
+        .expect("save");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(
+        store.load(&sliding, now()).await.expect("load").is_some(),
+        "{name}: alive within its sliding expiration"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        store.load(&sliding, now()).await.expect("load").is_some(),
+        "{name}: a load restarts the sliding expiration"
+    );
+    assert_eq!(
+        store.load(&absolute, now()).await.expect("load"),
+        None,
+        "{name}: gone after its absolute expiration, however recently used"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        store.load(&sliding, now()).await.expect("load"),
+        None,
+        "{name}: gone after its sliding expiration without use"
+    );
+    assert!(store.load(&forever, now()).await.expect("load").is_some());
+    store.remove(&forever).await.expect("remove");
+}

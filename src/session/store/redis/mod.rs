@@ -1,0 +1,348 @@
+//! Sessions in Redis, in the exact layout of ASP.NET Core's StackExchange.Redis
+//! distributed cache: a hash at `{instance name}{session key}` with fields `absexp`
+//! (ticks, `-1` for none), `sldexp` (ticks) and `data` (the serialized session), expiring
+//! with the shorter of the two. A .NET node and a Rust node share these entries.
+
+mod conn;
+mod scripts;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::Value;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sha1::{Digest, Sha1};
+use time::OffsetDateTime;
+
+use self::conn::{Conn, ensure_crypto_provider, hosts, store_error};
+use super::{
+    Expected, SaveOutcome, SessionEntry, SessionStore, duration_ticks, from_ticks, ticks_duration,
+    to_ticks,
+};
+use crate::{StoreError, StoreErrorKind};
+
+/// Prefix of the keys that record each user's session (see
+/// [`Session::bind_user`](crate::session::Session::bind_user)), after the instance name.
+pub const USER_INDEX_PREFIX: &str = "DataProtection.SessionUser:";
+
+/// A [`SessionStore`] in Redis (one server, or a Redis Cluster). Every operation is one
+/// round trip: a Lua script or a single command on one key, so it works on a cluster
+/// without hash tags. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisSessionStore {
+    conn: Conn,
+    instance_name: String,
+    describe: String,
+}
+
+impl fmt::Debug for RedisSessionStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSessionStore")
+            .field("store", &self.describe)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`RedisSessionStore`].
+#[derive(Clone)]
+#[must_use = "call build() to connect"]
+pub struct RedisSessionStoreBuilder {
+    urls: Vec<String>,
+    cluster: bool,
+    instance_name: String,
+    connect_timeout: Duration,
+}
+
+impl fmt::Debug for RedisSessionStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSessionStoreBuilder")
+            .field("hosts", &hosts(&self.urls))
+            .field("cluster", &self.cluster)
+            .field("instance_name", &self.instance_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisSessionStoreBuilder {
+    /// The prefix of every key (ASP.NET's `RedisCacheOptions.InstanceName`, for example
+    /// `"myapp:"`); it must equal the .NET app's to share sessions. Default empty.
+    pub fn instance_name(mut self, name: impl Into<String>) -> Self {
+        self.instance_name = name.into();
+        self
+    }
+
+    /// Treats the URLs as seed nodes of a Redis Cluster.
+    pub fn cluster(mut self, nodes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.urls.extend(nodes.into_iter().map(Into::into));
+        self.cluster = true;
+        self
+    }
+
+    /// Timeout of a connection attempt (default 5 seconds).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Connects. Once connected, the store reconnects by itself after Redis restarts.
+    ///
+    /// # Errors
+    /// A URL is invalid or Redis cannot be reached.
+    pub async fn build(self) -> Result<RedisSessionStore, StoreError> {
+        ensure_crypto_provider();
+        let kind = if self.cluster {
+            "redis cluster"
+        } else {
+            "redis"
+        };
+        let describe = format!(
+            "{kind} {} instance {:?}",
+            hosts(&self.urls),
+            self.instance_name
+        );
+        let fail = |context: &str, e| store_error(&describe, context, e);
+        let connect = async {
+            if self.cluster {
+                let client = redis::cluster::ClusterClientBuilder::new(self.urls.clone())
+                    .connection_timeout(self.connect_timeout)
+                    .build()
+                    .map_err(|e| fail("invalid cluster URLs", e))?;
+                let conn = client
+                    .get_async_connection()
+                    .await
+                    .map_err(|e| fail("connecting", e))?;
+                Ok(Conn::Cluster(conn))
+            } else {
+                let url = self.urls.first().map(String::as_str).unwrap_or_default();
+                let client = redis::Client::open(url).map_err(|e| fail("invalid URL", e))?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_number_of_retries(2)
+                    .set_max_delay(Duration::from_secs(1));
+                let conn = ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(|e| fail("connecting", e))?;
+                Ok(Conn::Single(conn))
+            }
+        };
+        let limit = self.connect_timeout * 2;
+        let conn = tokio::time::timeout(limit, connect)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::new(
+                    StoreErrorKind::Timeout,
+                    &describe,
+                    format!("no connection within {limit:?}"),
+                ))
+            })?;
+        Ok(RedisSessionStore {
+            conn,
+            instance_name: self.instance_name,
+            describe,
+        })
+    }
+}
+
+impl RedisSessionStore {
+    /// Connects to one Redis server (`redis://[user:password@]host:port[/db]`, or
+    /// `rediss://` for TLS) with no instance name.
+    ///
+    /// # Errors
+    /// The URL is invalid or Redis cannot be reached.
+    pub async fn new(url: &str) -> Result<Self, StoreError> {
+        Self::builder(url).build().await
+    }
+
+    /// Starts configuring a store for `url`.
+    pub fn builder(url: impl Into<String>) -> RedisSessionStoreBuilder {
+        RedisSessionStoreBuilder {
+            urls: vec![url.into()],
+            cluster: false,
+            instance_name: String::new(),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Connects to a Redis Cluster through its seed nodes.
+    ///
+    /// # Errors
+    /// A URL is invalid or the cluster cannot be reached.
+    pub async fn cluster(
+        nodes: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Result<Self, StoreError> {
+        RedisSessionStoreBuilder {
+            urls: Vec::new(),
+            cluster: false,
+            instance_name: String::new(),
+            connect_timeout: Duration::from_secs(5),
+        }
+        .cluster(nodes)
+        .build()
+        .await
+    }
+
+    /// The Redis key of a session: instance name, then session key.
+    pub fn redis_key(&self, session_key: &str) -> String {
+        format!("{}{session_key}", self.instance_name)
+    }
+
+    fn error(&self, context: &str, e: redis::RedisError) -> StoreError {
+        store_error(&self.describe, context, e)
+    }
+
+    fn corrupt(&self, what: &str) -> StoreError {
+        StoreError::new(StoreErrorKind::Corrupt, &self.describe, what)
+    }
+
+    /// `{absexp, sldexp, data}` as the scripts return them.
+    fn entry(
+        &self,
+        absexp: &Value,
+        sldexp: &Value,
+        data: Value,
+    ) -> Result<SessionEntry, StoreError> {
+        let number = |v: &Value| -> Result<i64, StoreError> {
+            match v {
+                Value::Nil => Ok(-1),
+                Value::BulkString(b) => std::str::from_utf8(b)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .ok_or_else(|| self.corrupt("absexp or sldexp is not a number")),
+                Value::Int(i) => Ok(*i),
+                _ => Err(self.corrupt("unexpected absexp or sldexp reply")),
+            }
+        };
+        let Value::BulkString(data) = data else {
+            return Err(self.corrupt("unexpected data reply"));
+        };
+        let absexp = number(absexp)?;
+        let sldexp = number(sldexp)?;
+        Ok(SessionEntry {
+            data,
+            absolute_expiration: if absexp == -1 {
+                None
+            } else {
+                from_ticks(absexp)
+            },
+            sliding_expiration: if sldexp == -1 {
+                None
+            } else {
+                ticks_duration(sldexp)
+            },
+        })
+    }
+
+    async fn load_or_refresh(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        fetch: bool,
+    ) -> Result<Option<SessionEntry>, StoreError> {
+        let reply: Value = scripts::LOAD
+            .key(self.redis_key(key))
+            .arg(to_ticks(now))
+            .arg(if fetch { "1" } else { "0" })
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| self.error("loading a session", e))?;
+        match reply {
+            Value::Array(fields) if fetch => {
+                let [absexp, sldexp, data]: [Value; 3] = fields
+                    .try_into()
+                    .map_err(|_| self.corrupt("unexpected reply to the load script"))?;
+                self.entry(&absexp, &sldexp, data).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+fn sha1_hex(data: &[u8]) -> String {
+    Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[async_trait]
+impl SessionStore for RedisSessionStore {
+    async fn load(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionEntry>, StoreError> {
+        self.load_or_refresh(key, now, true).await
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        entry: &SessionEntry,
+        expected: Expected<'_>,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        let expected = match expected {
+            Expected::Absent => String::new(),
+            Expected::Data(d) => sha1_hex(d),
+        };
+        let ticks = |t: Option<i64>| t.unwrap_or(-1);
+        let ttl_ms = entry.time_to_live(now).map_or(-1, |ttl| {
+            i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+        });
+        let reply: Vec<Value> = scripts::SAVE
+            .key(self.redis_key(key))
+            .arg(expected)
+            .arg(ticks(entry.absolute_expiration.map(to_ticks)))
+            .arg(ticks(entry.sliding_expiration.map(duration_ticks)))
+            .arg(entry.data.as_slice())
+            .arg(ttl_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| self.error("saving a session", e))?;
+        let mut reply = reply.into_iter();
+        match (reply.next(), reply.next(), reply.next(), reply.next()) {
+            (Some(Value::Int(1)), ..) => Ok(SaveOutcome::Saved),
+            (Some(Value::Int(0)), None, ..) => Ok(SaveOutcome::Conflict(None)),
+            (Some(Value::Int(0)), Some(absexp), Some(sldexp), Some(data)) => Ok(
+                SaveOutcome::Conflict(Some(self.entry(&absexp, &sldexp, data)?)),
+            ),
+            _ => Err(self.corrupt("unexpected reply to the save script")),
+        }
+    }
+
+    async fn refresh(&self, key: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.load_or_refresh(key, now, false).await.map(|_| ())
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        redis::cmd("DEL")
+            .arg(self.redis_key(key))
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(|e| self.error("deleting a session", e))
+    }
+
+    async fn swap_user_session(
+        &self,
+        user: &str,
+        session_key: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let index = format!("{}{USER_INDEX_PREFIX}{user}", self.instance_name);
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        redis::cmd("SET")
+            .arg(index)
+            .arg(session_key)
+            .arg("GET")
+            .arg("PX")
+            .arg(ms)
+            .query_async::<Option<String>>(&mut self.conn.clone())
+            .await
+            .map_err(|e| self.error("recording the user's session", e))
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+}

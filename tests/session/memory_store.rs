@@ -1,0 +1,59 @@
+//! The memory store: the conformance suite, capacity and expiry by the injected clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use data_protection::session::store::conformance;
+use data_protection::session::{
+    Expected, MemorySessionStore, SessionData, SessionEntry, SessionStore,
+};
+use time::OffsetDateTime;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_the_conformance_suite() {
+    conformance::run(Arc::new(MemorySessionStore::new()), "memory").await;
+}
+
+fn entry(sliding_secs: u64) -> SessionEntry {
+    SessionEntry {
+        data: SessionData::new([0; 16]).encode().unwrap(),
+        absolute_expiration: None,
+        sliding_expiration: Some(Duration::from_secs(sliding_secs)),
+    }
+}
+
+#[tokio::test]
+async fn a_full_store_evicts_expired_entries_then_the_closest_to_expiry() {
+    let store = MemorySessionStore::with_capacity(3);
+    let t0 = OffsetDateTime::now_utc();
+    for (key, secs) in [("a", 10), ("b", 1000), ("c", 100)] {
+        store
+            .save(key, &entry(secs), Expected::Absent, t0)
+            .await
+            .unwrap();
+    }
+    store
+        .save("d", &entry(1000), Expected::Absent, t0)
+        .await
+        .unwrap();
+    assert_eq!(store.len(), 3, "bounded");
+    assert!(
+        store.load("a", t0).await.unwrap().is_none(),
+        "a expired soonest: evicted"
+    );
+    let later = t0 + time::Duration::seconds(200);
+    store
+        .save("e", &entry(1000), Expected::Absent, later)
+        .await
+        .unwrap();
+    assert!(
+        store.load("c", later).await.unwrap().is_none(),
+        "c had expired"
+    );
+    for key in ["b", "d", "e"] {
+        assert!(
+            store.load(key, later).await.unwrap().is_some(),
+            "{key} kept"
+        );
+    }
+}
