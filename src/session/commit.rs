@@ -1,10 +1,9 @@
 //! The end of a request: saving the session with a compare-and-swap, re-applying this
 //! request's changes on top of concurrent ones; or only refreshing its expiry.
 
-use std::time::Duration;
-
 use super::data::SessionData;
 use super::handle::{Changes, Loaded, Session, new_data, new_key};
+use super::shared::Shared;
 use super::stats::bump;
 use super::store::{Expected, SaveOutcome, SessionEntry};
 use crate::StoreError;
@@ -58,6 +57,23 @@ impl Committed {
             cookie,
             error: None,
         }
+    }
+}
+
+/// Counts the keys this request changes that changed between `seen` and `now`: for those
+/// the later commit wins.
+fn count_overwrites(shared: &Shared, changes: &Changes, seen: &SessionData, now: &SessionData) {
+    let overwritten = changes
+        .ops
+        .iter()
+        .filter(|(k, _)| seen.get(k) != now.get(k))
+        .count();
+    if overwritten > 0 {
+        tracing::debug!(
+            overwritten,
+            "a concurrent request changed keys this request also changes; this request's values win"
+        );
+        bump(&shared.stats.same_key_overwrites, overwritten as u64);
     }
 }
 
@@ -184,11 +200,20 @@ impl Session {
         let shared = &self.inner.shared;
         let config = &shared.config;
         let mut lock = shared.locks.lock(key).await;
-        if let Some(last) = lock.last_written().take() {
+        let contended = std::mem::take(&mut lock.handoff().contended);
+        if contended {
+            // Another node is writing this session too, and the previous local commit
+            // just beat it: give its retry a head start, or this node's queue can starve
+            // it (the queue's next commit starts from a known base, the retry does not).
+            let pause = rand::random_range(200..1500);
+            tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
+        }
+        if let Some(last) = lock.handoff().written.take() {
             // A commit of this node just wrote the session: start from that.
             if expected.as_ref().is_some_and(|e| e.data != last.data)
                 && let Ok(data) = SessionData::decode(&last.data)
             {
+                count_overwrites(shared, changes, &base, &data);
                 base = data;
                 expected = Some(last);
             }
@@ -219,7 +244,10 @@ impl Session {
             match shared.store.save(key, &entry, condition, now).await? {
                 SaveOutcome::Saved => {
                     bump(&shared.stats.saves, 1);
-                    *lock.last_written() = Some(entry);
+                    let handoff = lock.handoff();
+                    handoff.written = Some(entry);
+                    // Sticky while commits queue here: the other node is likely still busy.
+                    handoff.contended = contended || retries > 0;
                     return Ok(true);
                 }
                 SaveOutcome::Conflict(None) if expected_entry => {
@@ -233,6 +261,10 @@ impl Session {
                 SaveOutcome::Conflict(current) => {
                     retries += 1;
                     bump(&shared.stats.conflicts, 1);
+                    shared
+                        .stats
+                        .max_retries
+                        .fetch_max(u64::from(retries), std::sync::atomic::Ordering::Relaxed);
                     if retries > config.commit_retries {
                         return Err(CommitError::Contention(config.commit_retries));
                     }
@@ -240,19 +272,11 @@ impl Session {
                         Some(e) => SessionData::decode(&e.data).unwrap_or_else(|_| new_data()),
                         None => new_data(),
                     };
-                    let overwritten = changes
-                        .ops
-                        .iter()
-                        .filter(|(k, _)| base.get(k) != next.get(k))
-                        .count();
-                    bump(&shared.stats.same_key_overwrites, overwritten as u64);
+                    count_overwrites(shared, changes, &base, &next);
+                    // Retry at once with what is stored now: a pause would only let the
+                    // other writers move on and make this state stale again.
                     base = next;
                     expected = current;
-                    if retries > 2 {
-                        let ceiling = 1u64 << retries.min(6);
-                        tokio::time::sleep(Duration::from_millis(rand::random_range(0..ceiling)))
-                            .await;
-                    }
                 }
             }
         }

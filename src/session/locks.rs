@@ -12,19 +12,29 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use super::store::SessionEntry;
 
-type Slot = Arc<AsyncMutex<Option<SessionEntry>>>;
+type Slot = Arc<AsyncMutex<Handoff>>;
+
+/// What a commit leaves to the next local commit of the same key.
+#[derive(Debug, Default)]
+pub(crate) struct Handoff {
+    /// The entry it wrote.
+    pub(crate) written: Option<SessionEntry>,
+    /// It lost a compare-and-swap to another node: the next one should let that node's
+    /// retry through first.
+    pub(crate) contended: bool,
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct KeyedLocks {
     map: Mutex<HashMap<String, Slot>>,
 }
 
-/// Holds the lock of one key; derefs to what this node last wrote under it.
+/// Holds the lock of one key.
 pub(crate) struct KeyGuard<'a> {
     locks: &'a KeyedLocks,
     key: String,
     slot: Slot,
-    guard: Option<OwnedMutexGuard<Option<SessionEntry>>>,
+    guard: Option<OwnedMutexGuard<Handoff>>,
 }
 
 impl KeyedLocks {
@@ -49,8 +59,8 @@ impl KeyedLocks {
 }
 
 impl KeyGuard<'_> {
-    /// What the previous local commit of this key wrote, if one is still queued behind.
-    pub(crate) fn last_written(&mut self) -> &mut Option<SessionEntry> {
+    /// What the previous local commit of this key left, if this one was queued behind it.
+    pub(crate) fn handoff(&mut self) -> &mut Handoff {
         self.guard.as_mut().expect("held until drop")
     }
 }
@@ -76,7 +86,7 @@ mod tests {
         let locks = Arc::new(KeyedLocks::default());
         {
             let mut g = locks.lock("a").await;
-            *g.last_written() = None;
+            g.handoff().contended = true;
             assert_eq!(locks.len(), 1);
         }
         assert_eq!(locks.len(), 0);

@@ -14,6 +14,8 @@ pub struct SessionStats {
     pub saves: u64,
     /// Compare-and-swap conflicts: each one re-applied the request's changes and retried.
     pub conflicts: u64,
+    /// The most retries one commit needed.
+    pub max_retries: u64,
     /// Keys this request set or removed that another request had changed concurrently
     /// (the later commit won for that key).
     pub same_key_overwrites: u64,
@@ -36,6 +38,7 @@ pub(crate) struct Counters {
     pub(crate) load_failures: AtomicU64,
     pub(crate) saves: AtomicU64,
     pub(crate) conflicts: AtomicU64,
+    pub(crate) max_retries: AtomicU64,
     pub(crate) same_key_overwrites: AtomicU64,
     pub(crate) commit_failures: AtomicU64,
     pub(crate) discarded: AtomicU64,
@@ -56,6 +59,7 @@ impl Counters {
             load_failures: get(&self.load_failures),
             saves: get(&self.saves),
             conflicts: get(&self.conflicts),
+            max_retries: get(&self.max_retries),
             same_key_overwrites: get(&self.same_key_overwrites),
             commit_failures: get(&self.commit_failures),
             discarded: get(&self.discarded),

@@ -170,6 +170,13 @@ impl Browser {
         }
     }
 
+    /// A browser that already holds a session cookie.
+    pub fn with_cookie(addr: SocketAddr, cookie: &str) -> Self {
+        let b = Self::new(addr);
+        b.set_session_cookie(cookie);
+        b
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))

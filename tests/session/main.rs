@@ -4,5 +4,14 @@
 
 mod app;
 mod backends;
+mod concurrency;
+#[cfg(feature = "redis")]
+mod faults;
 mod http;
 mod memory_store;
+#[cfg(feature = "redis")]
+mod redis_common;
+#[cfg(feature = "redis")]
+mod redis_store;
+mod single_user;
+mod vectors;

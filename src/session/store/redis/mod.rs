@@ -116,7 +116,10 @@ impl RedisSessionStoreBuilder {
             } else {
                 let url = self.urls.first().map(String::as_str).unwrap_or_default();
                 let client = redis::Client::open(url).map_err(|e| fail("invalid URL", e))?;
+                // No response timeout of the client's own: the session layer's I/O timeout
+                // bounds every call, and is the one setting users tune.
                 let config = ConnectionManagerConfig::new()
+                    .set_response_timeout(None)
                     .set_connection_timeout(Some(self.connect_timeout))
                     .set_number_of_retries(2)
                     .set_max_delay(Duration::from_secs(1));

@@ -1,0 +1,190 @@
+//! The Redis store: conformance on one server and on the 3-node cluster, the ASP.NET
+//! layout byte for byte, a session written as .NET writes it read through HTTP, and the
+//! counter example.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use data_protection::session::store::conformance;
+use data_protection::session::{
+    Expected, RedisSessionStore, SessionData, SessionEntry, SessionLayer, SessionStore,
+};
+use data_protection::{DataProtection, ManualClock};
+use redis::AsyncCommands;
+use time::OffsetDateTime;
+
+use crate::app::{Browser, ring, router, serve};
+use crate::backends::unique;
+use crate::redis_common::{cluster_urls, raw, store};
+use crate::vectors::{blob_vector, cookie_vector, vector_key_dir};
+
+#[allow(dead_code)] // the example's main is not used here
+#[path = "../../examples/session_counter.rs"]
+mod counter_example;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_store_passes_the_conformance_suite() {
+    let (store, instance) = store("conf").await;
+    conformance::run(Arc::new(store), &instance).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_cluster_store_passes_the_conformance_suite() {
+    let store = RedisSessionStore::builder(cluster_urls()[0].clone())
+        .cluster(cluster_urls().into_iter().skip(1))
+        .instance_name(format!("{}:", unique("cconf")))
+        .build()
+        .await
+        .expect("connect to REDIS_CLUSTER_URLS");
+    assert!(store.describe().starts_with("redis cluster"));
+    // Keys spread over the three nodes' slots; every script touches one key.
+    conformance::run(Arc::new(store), &unique("cluster")).await;
+}
+
+#[tokio::test]
+async fn what_the_store_writes_is_the_aspnet_layout_byte_for_byte() {
+    let v = blob_vector();
+    let (store, instance) = store("layout").await;
+    let app = RedisSessionStore::builder(crate::backends::env("REDIS_URL"))
+        .instance_name("app:")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.redis_key(&v.session_key),
+        v.redis_key,
+        "instance name prefix"
+    );
+
+    let entry = SessionEntry {
+        data: v.blob.clone(),
+        absolute_expiration: None,
+        sliding_expiration: Some(Duration::from_secs(20 * 60)),
+    };
+    let now = OffsetDateTime::now_utc();
+    store
+        .save(&v.session_key, &entry, Expected::Absent, now)
+        .await
+        .unwrap();
+    let key = format!("{instance}{}", v.session_key);
+    let mut con = raw().await;
+    let fields: Vec<(String, Vec<u8>)> = con.hgetall(&key).await.unwrap();
+    let mut fields = fields;
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            ("absexp".to_owned(), v.absexp.as_bytes().to_vec()),
+            ("data".to_owned(), v.blob.clone()),
+            ("sldexp".to_owned(), v.sldexp.as_bytes().to_vec()),
+        ],
+        "exactly the three fields, decimal ticks, raw data"
+    );
+    let ttl: i64 = con.ttl(&key).await.unwrap();
+    assert!(
+        (v.ttl - 1..=v.ttl).contains(&ttl),
+        "TTL {ttl} s, expected {}",
+        v.ttl
+    );
+
+    // Our data blob for the same contents is the vector's, byte for byte.
+    let mut ours = SessionData::new(v.id_bytes);
+    ours.set("name", b"value".to_vec());
+    ours.set("count", 42i32.to_be_bytes().to_vec());
+    ours.set("ünï", Vec::new());
+    assert_eq!(ours.encode().unwrap(), v.blob);
+    let _: () = con.del(&key).await.unwrap();
+}
+
+/// A .NET node stored a session (HSET absexp sldexp data + EXPIRE, as RedisCache.Set does)
+/// and its browser holds the derived cookie: a Rust node reads it over HTTP and updates it
+/// in place.
+#[tokio::test]
+async fn a_session_written_by_dotnet_is_read_and_updated_over_http() {
+    let v = blob_vector();
+    let cookie = cookie_vector();
+    let keys = vector_key_dir();
+    let dp = DataProtection::builder()
+        .application_name("MyApp")
+        .persist_keys_to_directory(keys.path())
+        .clock(Arc::new(ManualClock::new(
+            time::macros::datetime!(2024-02-01 0:00 UTC),
+        )))
+        .disable_automatic_key_generation()
+        .background_refresh(false)
+        .build()
+        .await
+        .unwrap();
+    let (store, instance) = store("dotnet").await;
+    let key = format!("{instance}{}", v.session_key);
+    let mut con = raw().await;
+    let _: () = redis::pipe()
+        .hset_multiple(
+            &key,
+            &[
+                ("absexp", v.absexp.as_bytes()),
+                ("sldexp", v.sldexp.as_bytes()),
+                ("data", &v.blob),
+            ],
+        )
+        .expire(&key, 1200)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+
+    let addr = serve(router(SessionLayer::new(&dp, store))).await;
+    let b = Browser::new(addr);
+    b.set_session_cookie(&cookie.cookie_value);
+    assert_eq!(b.text("/get/name").await, "value");
+    assert_eq!(b.text("/keys").await, "name,count,ünï");
+    assert_eq!(
+        b.text("/id").await,
+        v.session_id,
+        "ISession.Id of the .NET session"
+    );
+    let r = b.post("/set/name/rust").await;
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "same session, same cookie"
+    );
+    let data: Vec<u8> = con.hget(&key, "data").await.unwrap();
+    let stored = SessionData::decode(&data).unwrap();
+    assert_eq!(stored.get("name"), Some(&b"rust"[..]));
+    assert_eq!(stored.get("count"), Some(&42i32.to_be_bytes()[..]));
+    assert_eq!(stored.id(), v.session_id);
+    let _: () = con.del(&key).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_counter_example_counts_per_browser_with_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let dp = ring(dir.path(), "SessionCounter").build().await.unwrap();
+    let (store, _) = store("counter").await;
+    let addr = serve(counter_example::app(SessionLayer::new(&dp, store))).await;
+    let (b1, b2) = (Browser::new(addr), Browser::new(addr));
+    for n in 1..=3 {
+        assert_eq!(b1.text("/").await, format!("visits: {n}"));
+    }
+    assert_eq!(b2.text("/").await, "visits: 1");
+    assert_eq!(b1.text("/").await, "visits: 4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sessions_and_user_binding_work_on_the_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let dp = ring(dir.path(), "ClusterApp").build().await.unwrap();
+    let store = RedisSessionStore::cluster(cluster_urls()).await.unwrap();
+    let l = SessionLayer::new(&dp, store).user_index_ttl(Duration::from_secs(60));
+    let addr = serve(router(l)).await;
+    let user = unique("carol");
+    let browsers: Vec<_> = (0..6).map(|_| Browser::new(addr)).collect();
+    for (i, b) in browsers.iter().enumerate() {
+        for n in 1..=2 {
+            assert_eq!(b.text("/counter").await, n.to_string(), "browser {i}");
+        }
+    }
+    browsers[0].ok(&format!("/login/{user}")).await;
+    browsers[1].ok(&format!("/login/{user}")).await;
+    assert_eq!(browsers[0].text("/whoami").await, "anonymous");
+    assert_eq!(browsers[1].text("/whoami").await, user);
+}
