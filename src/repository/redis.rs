@@ -1,1 +1,0 @@
-//! PLACEHOLDER — being written (Redis store). See the helper prompt.

@@ -1,1 +1,0 @@
-//! PLACEHOLDER (Redis store tests, being written).
