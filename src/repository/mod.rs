@@ -25,7 +25,7 @@ pub use directory::DirectoryRepository;
 pub use memory::MemoryRepository;
 pub use open::open;
 #[cfg(feature = "redis")]
-pub use redis::{DEFAULT_LIST_KEY, Persistence, RedisRepository};
+pub use redis::{DEFAULT_LIST_KEY, Persistence, RedisRepository, RedisRepositoryBuilder};
 
 use crate::StoreError;
 use crate::xml::XmlElement;

@@ -13,9 +13,6 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-// Reachable as the return type of `RedisRepository::builder`; to be re-exported from
-// `repository` next to `RedisRepository` (a change to repository/mod.rs, asked for).
-#[allow(unreachable_pub)]
 pub use config::RedisRepositoryBuilder;
 use connection::{Conn, Connector, is_connection_lost, store_error};
 
