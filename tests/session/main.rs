@@ -10,6 +10,8 @@ mod faults;
 mod http;
 mod memory_store;
 #[cfg(feature = "redis")]
+mod processes;
+#[cfg(feature = "redis")]
 mod redis_common;
 #[cfg(feature = "redis")]
 mod redis_store;

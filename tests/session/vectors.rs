@@ -46,6 +46,7 @@ fn get(fields: &[(String, String)], key: &str) -> String {
         .clone()
 }
 
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub struct BlobVector {
     pub blob: Vec<u8>,
     pub id_bytes: [u8; 16],
@@ -80,6 +81,7 @@ pub fn blob_vector() -> BlobVector {
     }
 }
 
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub struct CookieVector {
     pub session_key: String,
     /// URL-escaped, as in the Set-Cookie header.
