@@ -22,6 +22,10 @@ use crate::vectors::{blob_vector, cookie_vector, vector_key_dir};
 #[path = "../../examples/session_counter.rs"]
 mod counter_example;
 
+#[allow(dead_code)]
+#[path = "../../examples/session_cluster.rs"]
+mod cluster_example;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_store_passes_the_conformance_suite() {
     let (store, instance) = store("conf").await;
@@ -187,4 +191,24 @@ async fn sessions_and_user_binding_work_on_the_cluster() {
     browsers[1].ok(&format!("/login/{user}")).await;
     assert_eq!(browsers[0].text("/whoami").await, "anonymous");
     assert_eq!(browsers[1].text("/whoami").await, user);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_example_runs_every_step() {
+    let keys = tempfile::tempdir().unwrap();
+    let instance = format!("{}:", unique("demo"));
+    let mut lines = Vec::new();
+    cluster_example::demo(
+        keys.path(),
+        &crate::backends::env("REDIS_URL"),
+        &instance,
+        &mut |l| lines.push(l),
+    )
+    .await
+    .unwrap();
+    assert!(
+        lines.iter().any(|l| l == "browser 1 -> node B: name = Ada"),
+        "{lines:#?}"
+    );
+    assert!(lines.last().unwrap().starts_with("done"));
 }
