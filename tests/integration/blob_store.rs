@@ -1,1 +1,0 @@
-//! PLACEHOLDER (blob store tests, being written).
