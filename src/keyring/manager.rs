@@ -31,7 +31,7 @@ pub(crate) struct ManagerConfig {
     pub(crate) unknown_key_refresh_interval: StdDuration,
 }
 
-/// What [`KeyManager::ensure`] did.
+/// What [`DataProtection::ensure_key`](crate::DataProtection::ensure_key) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnsureOutcome {
     /// The key this node created, if it created one.

@@ -49,6 +49,11 @@ pub fn command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
         .env_remove("DPKEYS_APP_NAME")
         .env_remove("DPKEYS_TIMEOUT")
         .stdin(Stdio::null());
+    EXTRA_ENV.with(|e| {
+        for (k, v) in e.borrow().iter() {
+            cmd.env(k, v);
+        }
+    });
     cmd
 }
 
@@ -162,4 +167,17 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+thread_local! {
+    static EXTRA_ENV: std::cell::RefCell<Vec<(&'static str, String)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `env` added to every `dpkeys` this thread starts (cloud settings for shared
+/// scenarios). The test process's own environment is never changed.
+pub fn with_env(env: Vec<(&'static str, String)>, f: impl FnOnce()) {
+    EXTRA_ENV.with(|e| *e.borrow_mut() = env);
+    f();
+    EXTRA_ENV.with(|e| e.borrow_mut().clear());
 }

@@ -19,7 +19,7 @@ use crate::{StoreError, StoreErrorKind};
 
 /// Attempts of one write before giving up on a store that keeps changing under it
 /// (ASP.NET Core makes 5).
-const WRITE_ATTEMPTS: u32 = 8;
+const WRITE_ATTEMPTS: u32 = 24;
 
 pub(super) struct SingleBlob {
     store: Arc<dyn ObjectStore>,
