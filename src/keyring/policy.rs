@@ -74,10 +74,9 @@ impl Policy {
     ) -> Option<&'k KeyFacts<Id>> {
         let cutoff = now - self.propagation_window;
         let candidates = || {
-            keys.iter()
-                .filter(move |k| {
-                    k.activation <= now + self.clock_skew && k.expiration > now && !k.revoked
-                })
+            keys.iter().filter(move |k| {
+                k.activation <= now + self.clock_skew && k.expiration > now && !k.revoked
+            })
         };
         let propagated = candidates()
             .filter(|k| k.created <= cutoff)
@@ -254,8 +253,14 @@ mod tests {
         assert_eq!(p.default_key(&[old_revoked, cur], now), None);
         assert!(p.key_needed(&[old_revoked, cur], now).is_some());
         let replacement = key(3, now, now, 90);
-        assert_eq!(p.default_key(&[old_revoked, cur, replacement], now), Some(3));
-        assert!(p.key_needed(&[old_revoked, cur, replacement], now).is_none());
+        assert_eq!(
+            p.default_key(&[old_revoked, cur, replacement], now),
+            Some(3)
+        );
+        assert!(
+            p.key_needed(&[old_revoked, cur, replacement], now)
+                .is_none()
+        );
     }
 
     #[test]

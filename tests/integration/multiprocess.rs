@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use data_protection::{DataProtection, ManualClock};
 
-const NODES: usize = 8;
+const NODES: usize = 16;
 
 fn key_files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
