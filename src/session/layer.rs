@@ -1,6 +1,7 @@
 //! The tower layer and service: a [`Session`] in every request's extensions, committed
 //! when the inner service has answered, with the cookie and headers ASP.NET sends.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -53,16 +54,20 @@ impl fmt::Debug for SessionLayer {
 
 impl SessionLayer {
     /// Sessions whose cookie is protected by `dp` (purposes [application name,
-    /// `SessionMiddleware`], as ASP.NET) and whose data lives in `store`.
-    pub fn new(dp: &DataProtection, store: impl SessionStore + 'static) -> Self {
+    /// `SessionMiddleware`], as ASP.NET) and whose data lives in `store`. `dp` may be
+    /// given by value or by reference.
+    pub fn new(dp: impl Borrow<DataProtection>, store: impl SessionStore + 'static) -> Self {
         Self::with_shared_store(dp, Arc::new(store))
     }
 
     /// Like [`new`](Self::new) with a store shared with other code.
-    pub fn with_shared_store(dp: &DataProtection, store: Arc<dyn SessionStore>) -> Self {
+    pub fn with_shared_store(
+        dp: impl Borrow<DataProtection>,
+        store: Arc<dyn SessionStore>,
+    ) -> Self {
         Self {
             config: SessionConfig::default(),
-            dp: dp.clone(),
+            dp: dp.borrow().clone(),
             store,
             clock: Arc::new(SystemClock),
             on_commit_error: None,
