@@ -6,7 +6,11 @@
 //! ```sh
 //! REDIS_URL=redis://127.0.0.1:6379/ cargo run --release -- [SECONDS] [USERS] [ROUNDS]
 //! ```
-//! Prints requests per second and latency percentiles per layer and round.
+//!
+//! or `bash scripts/session-load.sh` from the repository root.
+//!
+//! Prints requests per second and latency percentiles per layer and round, then the
+//! medians.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -187,21 +191,47 @@ async fn main() -> Result<(), Error> {
     let peer_addr = serve(Router::new().route("/", get(peer)).layer(peer_layer)).await?;
 
     println!(
-        "counter handler, {users} users, {seconds} s per run, {rounds} rounds, Redis {redis_url}"
+        "counter handler, {users} users, {seconds} s per run, {rounds} alternating rounds, Redis {redis_url}"
     );
     println!("| round | layer | requests/s | p50 ms | p99 ms | errors | wrong counts |");
     println!("|---|---|---|---|---|---|---|");
+    let layers = [
+        ("data-protection session", ours_addr),
+        ("tower-sessions 0.14 + redis-store 0.16", peer_addr),
+    ];
+    let mut results: Vec<Vec<Figures>> = layers.iter().map(|_| Vec::new()).collect();
     for round in 1..=rounds {
-        for (name, addr) in [
-            ("data-protection session", ours_addr),
-            ("tower-sessions 0.14 + redis-store 0.16", peer_addr),
-        ] {
+        // Alternate which layer goes first, so drifting machine load hits both alike.
+        let order: Vec<usize> = if round % 2 == 1 {
+            vec![0, 1]
+        } else {
+            vec![1, 0]
+        };
+        for i in order {
+            let (name, addr) = layers[i];
             let f = load(addr, users, seconds).await;
             println!(
                 "| {round} | {name} | {:.0} | {:.2} | {:.2} | {} | {} |",
                 f.rps, f.p50_ms, f.p99_ms, f.errors, f.wrong
             );
+            results[i].push(f);
         }
+    }
+    println!();
+    println!("| layer (median of {rounds} runs) | requests/s | p50 ms | p99 ms |");
+    println!("|---|---|---|---|");
+    for ((name, _), runs) in layers.iter().zip(&results) {
+        let median = |f: fn(&Figures) -> f64| {
+            let mut v: Vec<f64> = runs.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.2} |",
+            median(|f| f.rps),
+            median(|f| f.p50_ms),
+            median(|f| f.p99_ms)
+        );
     }
     Ok(())
 }

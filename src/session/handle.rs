@@ -392,3 +392,34 @@ impl fmt::Debug for Session {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_replay_in_order_and_clear_drops_earlier_ones() {
+        let mut base = SessionData::new([0; ID_LEN]);
+        base.set("kept", vec![1]);
+        base.set("gone", vec![2]);
+        let mut c = Changes::default();
+        c.record("new", Some(vec![3]));
+        c.record("gone", None);
+        c.record("new", Some(vec![4]));
+        assert_eq!(c.get("new"), Some(Some(&[4][..])));
+        assert_eq!(c.get("gone"), Some(None));
+        assert_eq!(c.get("kept"), None, "not decided by this request");
+        let mut d = base.clone();
+        c.apply(&mut d);
+        assert_eq!(d.keys().collect::<Vec<_>>(), ["kept", "new"]);
+
+        c.ops.clear();
+        c.cleared = true;
+        c.record("after", Some(vec![5]));
+        assert_eq!(c.get("kept"), Some(None), "cleared");
+        let mut d = base;
+        c.apply(&mut d);
+        assert_eq!(d.keys().collect::<Vec<_>>(), ["after"]);
+        assert_eq!(d.id_bytes(), [0; ID_LEN], "the id survives a clear");
+    }
+}

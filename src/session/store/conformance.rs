@@ -114,9 +114,41 @@ pub async fn run(store: Arc<dyn SessionStore>, prefix: &str) {
         }
     }
 
+    large_sessions(&store, &format!("{prefix}-large")).await;
     racing_writers_lose_nothing(&store, &format!("{prefix}-race")).await;
     user_index(&store, prefix).await;
     expiry(&store, prefix).await;
+}
+
+/// Compare-and-swap of sessions of several KiB (stores may compare digests): a one-byte
+/// difference must still conflict.
+async fn large_sessions(store: &Arc<dyn SessionStore>, key: &str) {
+    let name = store.describe();
+    let mut data = SessionData::new([5; 16]);
+    data.set("big", vec![7; 8192]);
+    let big = entry(&data, Duration::from_secs(600));
+    store
+        .save(key, &big, Expected::Absent, now())
+        .await
+        .expect("save");
+    let mut almost = big.data.clone();
+    *almost.last_mut().expect("non-empty") ^= 1;
+    data.set("big", vec![8; 8192]);
+    let next = entry(&data, Duration::from_secs(600));
+    match store.save(key, &next, Expected::Data(&almost), now()).await {
+        Ok(SaveOutcome::Conflict(Some(current))) => assert_eq!(current, big),
+        other => panic!("{name}: a large session differing in one byte must conflict: {other:?}"),
+    }
+    assert_eq!(
+        store
+            .save(key, &next, Expected::Data(&big.data), now())
+            .await
+            .expect("save"),
+        SaveOutcome::Saved,
+        "{name}: a large session's compare-and-swap succeeds on equal data"
+    );
+    assert_eq!(store.load(key, now()).await.expect("load"), Some(next));
+    store.remove(key).await.expect("remove");
 }
 
 /// 16 tasks each add their own entry with a compare-and-swap loop; all 16 must be there.

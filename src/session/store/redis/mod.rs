@@ -26,9 +26,13 @@ use crate::{StoreError, StoreErrorKind};
 /// [`Session::bind_user`](crate::session::Session::bind_user)), after the instance name.
 pub const USER_INDEX_PREFIX: &str = "DataProtection.SessionUser:";
 
-/// A [`SessionStore`] in Redis (one server, or a Redis Cluster). Every operation is one
-/// round trip: a Lua script or a single command on one key, so it works on a cluster
-/// without hash tags. Cheap to clone.
+/// A [`SessionStore`] in Redis 6.2 or later (one server, or a Redis Cluster). Every
+/// operation is one round trip: a Lua script or a single command on one key, so it works
+/// on a cluster without hash tags. Cheap to clone.
+///
+/// A user's session index ([`Session::bind_user`](crate::session::Session::bind_user)) is
+/// a string key `{instance name}DataProtection.SessionUser:{user}` holding the session
+/// key, swapped atomically with `SET … GET PX`; the replaced session is then deleted.
 #[derive(Clone)]
 pub struct RedisSessionStore {
     conn: Conn,
@@ -261,6 +265,9 @@ impl RedisSessionStore {
     }
 }
 
+/// Expected data up to this size is sent and compared in full; larger by SHA-1 digest.
+const COMPARE_IN_FULL: usize = 1024;
+
 fn sha1_hex(data: &[u8]) -> String {
     Sha1::digest(data)
         .iter()
@@ -285,9 +292,11 @@ impl SessionStore for RedisSessionStore {
         expected: Expected<'_>,
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
-        let expected = match expected {
-            Expected::Absent => String::new(),
-            Expected::Data(d) => sha1_hex(d),
+        // Small sessions are compared byte for byte; large ones by digest, to send less.
+        let (mode, expected): (&str, Vec<u8>) = match expected {
+            Expected::Absent => ("absent", Vec::new()),
+            Expected::Data(d) if d.len() <= COMPARE_IN_FULL => ("data", d.to_vec()),
+            Expected::Data(d) => ("sha1", sha1_hex(d).into_bytes()),
         };
         let ticks = |t: Option<i64>| t.unwrap_or(-1);
         let ttl_ms = entry.time_to_live(now).map_or(-1, |ttl| {
@@ -295,11 +304,12 @@ impl SessionStore for RedisSessionStore {
         });
         let reply: Vec<Value> = scripts::SAVE
             .key(self.redis_key(key))
-            .arg(expected)
+            .arg(mode)
             .arg(ticks(entry.absolute_expiration.map(to_ticks)))
             .arg(ticks(entry.sliding_expiration.map(duration_ticks)))
             .arg(entry.data.as_slice())
             .arg(ttl_ms)
+            .arg(expected)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(|e| self.error("saving a session", e))?;

@@ -32,8 +32,9 @@ return 1
     )
 });
 
-/// KEYS[1] the entry; ARGV: expected (`''` for absent, else the SHA-1 hex of the expected
-/// `data`), absexp, sldexp, data, TTL in ms (`-1`: none).
+/// KEYS[1] the entry; ARGV: how to compare (`absent`, `data`: ARGV[6] is the expected
+/// `data`, `sha1`: ARGV[6] is its SHA-1 hex, for large sessions), absexp, sldexp, data,
+/// TTL in ms (`-1`: none), expected.
 /// Writes the hash as ASP.NET's `RedisCache.Set` does (HSET absexp sldexp data, then the
 /// expiry) if the stored `data` is the expected one. Returns `{1}` when written, `{0}`
 /// when nothing is stored, `{0, absexp, sldexp, data}` when something else is.
@@ -42,7 +43,9 @@ pub(super) static SAVE: LazyLock<Script> = LazyLock::new(|| {
         r"
 local cur = redis.call('HGET', KEYS[1], 'data')
 local ok
-if ARGV[1] == '' then ok = not cur else ok = cur and redis.sha1hex(cur) == ARGV[1] end
+if ARGV[1] == 'absent' then ok = not cur
+elseif ARGV[1] == 'data' then ok = cur == ARGV[6]
+else ok = cur and redis.sha1hex(cur) == ARGV[6] end
 if not ok then
   if not cur then return {0} end
   local f = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp')
