@@ -15,11 +15,16 @@ use crate::units::{parse_date, parse_duration};
 #[derive(Debug, Parser)]
 #[command(name = "dpkeys", version, max_term_width = 100)]
 pub struct Cli {
-    /// The key store: a directory path or file://PATH, redis://HOST:PORT[/DB][?key=LIST],
-    /// rediss://…, s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, gs://BUCKET/PREFIX, with
-    /// ?layout=single-blob for ASP.NET Core's single-blob layout. Cloud credentials come from
-    /// the usual environment variables.
-    #[arg(long, env = "DPKEYS_STORE", global = true)]
+    /// The key store URL (the help text lists the forms).
+    #[arg(
+        long,
+        env = "DPKEYS_STORE",
+        global = true,
+        help = "The key store: a directory path or file://PATH, redis://HOST:PORT[/DB][?key=LIST], \
+                rediss://…, s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, gs://BUCKET/PREFIX, with \
+                ?layout=single-blob for ASP.NET Core's single-blob layout. Cloud credentials come \
+                from the usual environment variables."
+    )]
     pub store: Option<String>,
 
     /// The application name: the first purpose of every protector (ASP.NET Core's
