@@ -12,6 +12,8 @@ mod payload;
 mod protector;
 mod provider;
 mod random;
+#[cfg(feature = "redis")]
+mod redis_client;
 pub mod repository;
 mod secret;
 #[cfg(feature = "session")]

@@ -1,15 +1,15 @@
-//! One lazily opened, self-reconnecting connection per repository, and error mapping.
+//! One lazily opened, self-reconnecting connection per repository.
 
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
-use ::redis::cluster_async::ClusterConnection;
 use ::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
-use ::redis::{Client, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+use ::redis::{Client, ErrorKind, RedisError, RedisResult, Value};
 
 use super::Persistence;
-use crate::{StoreError, StoreErrorKind};
+use crate::redis_client::ensure_crypto_provider;
+pub(super) use crate::redis_client::{Conn, is_connection_lost, store_error};
 
 /// Where the connection goes.
 pub(super) enum Backend {
@@ -17,41 +17,6 @@ pub(super) enum Backend {
     Single(Box<Client>),
     /// A Redis Cluster, reached through its seed nodes.
     Cluster(Box<ClusterClient>),
-}
-
-/// An open connection: multiplexed, cheap to clone, reconnecting by itself.
-#[derive(Clone)]
-pub(super) enum Conn {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
-        }
-    }
 }
 
 /// Opens the connection on first use. A failed attempt is not kept: the next call tries
@@ -170,44 +135,4 @@ impl Connector {
             ))
         })
     }
-}
-
-/// rustls needs exactly one process-wide crypto provider; when more than one is compiled
-/// in (other dependencies may enable `ring`), choose aws-lc-rs, as this crate's feature does.
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may install one at the same moment; either is fine.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    }
-}
-
-/// Whether an error means the connection is gone (so the operation is worth one retry on
-/// the connection the client re-opens).
-pub(super) fn is_connection_lost(e: &RedisError) -> bool {
-    e.is_connection_dropped() || e.is_connection_refusal()
-}
-
-/// The kind of store failure a redis error is.
-pub(super) fn classify(e: &RedisError) -> StoreErrorKind {
-    if e.is_timeout() {
-        return StoreErrorKind::Timeout;
-    }
-    match e.code() {
-        Some("NOAUTH" | "WRONGPASS" | "NOPERM") => return StoreErrorKind::Denied,
-        Some("WRONGTYPE") => return StoreErrorKind::Corrupt,
-        Some("CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "TRYAGAIN") => {
-            return StoreErrorKind::Unavailable;
-        }
-        _ => {}
-    }
-    match e.kind() {
-        ErrorKind::AuthenticationFailed => StoreErrorKind::Denied,
-        ErrorKind::Io | ErrorKind::ClusterConnectionNotFound => StoreErrorKind::Unavailable,
-        _ => StoreErrorKind::Other,
-    }
-}
-
-/// A store error for a redis error.
-pub(super) fn store_error(describe: &str, context: &str, e: RedisError) -> StoreError {
-    StoreError::new(classify(&e), describe, format!("{context}: {e}")).with_source(e)
 }
