@@ -143,31 +143,10 @@ pub fn dpkeys_env<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, String)])
 
 /// A variable `scripts/backends.sh` exports; panics with how to get it when unset.
 pub fn backend_env(name: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} is not set: this test needs a real server; run `bash scripts/test.sh`, or \
-             `eval \"$(bash scripts/backends.sh start)\"` then `cargo test --all-features`"
-            )
-        })
+    crate::backends::env(name)
 }
 
-/// A name no other test or earlier run uses.
-pub fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use crate::backends::unique;
 
 thread_local! {
     static EXTRA_ENV: std::cell::RefCell<Vec<(&'static str, String)>> =

@@ -1,6 +1,8 @@
 //! `dpkeys` run as a user runs it: the built binary, real stores, exit codes and output.
 #![cfg(feature = "cli")]
 
+#[path = "../integration/backends.rs"]
+mod backends;
 #[cfg(feature = "object-store")]
 mod blob;
 mod directory;

@@ -3,6 +3,7 @@
 #![cfg(all(feature = "session", feature = "axum"))]
 
 mod app;
+#[path = "../integration/backends.rs"]
 mod backends;
 mod concurrency;
 #[cfg(feature = "redis")]
