@@ -43,4 +43,11 @@ pub mod __fuzz {
             let _ = crate::keyring::read_element(&element);
         }
     }
+
+    /// Reads a request's `Cookie` header value as the session layer does: finds the session
+    /// cookie and unescapes it.
+    #[cfg(feature = "session")]
+    pub fn session_cookie_header(value: &str) -> Option<String> {
+        crate::session::cookie_value_for_fuzzing(value)
+    }
 }

@@ -119,6 +119,11 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// The unescaped value of a session cookie; `None` when it is malformed.
+pub(crate) fn unescape_value(text: &str) -> Option<String> {
+    unescape(text)
+}
+
 /// Reverses [`escape`]; `None` for a malformed escape or non-UTF-8 result.
 fn unescape(text: &str) -> Option<String> {
     if !text.contains('%') {

@@ -74,3 +74,13 @@ pub use stats::SessionStats;
 pub use store::{Expected, MemorySessionStore, SaveOutcome, SessionEntry, SessionStore};
 #[cfg(feature = "redis")]
 pub use store::{RedisSessionStore, RedisSessionStoreBuilder};
+
+/// The session cookie in a `Cookie` header value, unescaped (for the fuzz targets).
+pub(crate) fn cookie_value_for_fuzzing(header: &str) -> Option<String> {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::COOKIE,
+        http::HeaderValue::from_str(header).ok()?,
+    );
+    cookie::find_cookie(&headers, ".AspNetCore.Session").and_then(cookie::unescape_value)
+}
