@@ -175,7 +175,8 @@ impl Session {
         }
         if let Some(user) = &plan.user {
             let ttl = shared.config.user_index_ttl();
-            let previous = store.swap_user_session(user, &target, ttl).await?;
+            let now = shared.clock.now();
+            let previous = store.swap_user_session(user, &target, ttl, now).await?;
             if let Some(previous) = previous.filter(|p| *p != target && *p != key) {
                 store.remove(&previous).await?;
             }

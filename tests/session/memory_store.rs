@@ -57,3 +57,36 @@ async fn a_full_store_evicts_expired_entries_then_the_closest_to_expiry() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_user_index_expires_by_the_injected_clock() {
+    let store = MemorySessionStore::new();
+    let t0 = OffsetDateTime::now_utc() + time::Duration::days(400); // far from the system clock
+    let ttl = Duration::from_secs(60);
+    assert_eq!(
+        store
+            .swap_user_session("alice", "s1", ttl, t0)
+            .await
+            .unwrap(),
+        None
+    );
+    let soon = t0 + time::Duration::seconds(30);
+    assert_eq!(
+        store
+            .swap_user_session("alice", "s2", ttl, soon)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("s1"),
+        "within the TTL the previous session is returned"
+    );
+    let later = soon + time::Duration::seconds(61);
+    assert_eq!(
+        store
+            .swap_user_session("alice", "s3", ttl, later)
+            .await
+            .unwrap(),
+        None,
+        "an expired record replaces nothing"
+    );
+}

@@ -204,9 +204,10 @@ async fn user_index(store: &Arc<dyn SessionStore>, prefix: &str) {
     let name = store.describe();
     let user = format!("{prefix}-user ü");
     let ttl = Duration::from_secs(60);
+    let now = OffsetDateTime::now_utc();
     assert_eq!(
         store
-            .swap_user_session(&user, "s1", ttl)
+            .swap_user_session(&user, "s1", ttl, now)
             .await
             .expect("swap"),
         None,
@@ -214,7 +215,7 @@ async fn user_index(store: &Arc<dyn SessionStore>, prefix: &str) {
     );
     assert_eq!(
         store
-            .swap_user_session(&user, "s2", ttl)
+            .swap_user_session(&user, "s2", ttl, now)
             .await
             .expect("swap")
             .as_deref(),
@@ -224,14 +225,14 @@ async fn user_index(store: &Arc<dyn SessionStore>, prefix: &str) {
     let other = format!("{prefix}-other");
     assert_eq!(
         store
-            .swap_user_session(&other, "s3", ttl)
+            .swap_user_session(&other, "s3", ttl, now)
             .await
             .expect("swap"),
         None
     );
     assert_eq!(
         store
-            .swap_user_session(&user, "s4", ttl)
+            .swap_user_session(&user, "s4", ttl, now)
             .await
             .expect("swap")
             .as_deref(),

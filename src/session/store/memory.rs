@@ -171,8 +171,8 @@ impl SessionStore for MemorySessionStore {
         user: &str,
         session_key: &str,
         ttl: Duration,
+        now: OffsetDateTime,
     ) -> Result<Option<String>, StoreError> {
-        let now = OffsetDateTime::now_utc();
         let mut inner = self.lock();
         if inner.users.len() >= self.capacity {
             inner.users.retain(|_, (_, at)| *at > now);

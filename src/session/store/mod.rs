@@ -110,16 +110,17 @@ pub trait SessionStore: Send + Sync + Debug {
     /// Deletes `key` (no error when it does not exist).
     async fn remove(&self, key: &str) -> Result<(), StoreError>;
 
-    /// Records `session_key` as the one session of `user` for `ttl`, atomically returning
-    /// the session key it replaces. Stores without this ability keep the default, which
-    /// fails with [`StoreErrorKind::Unsupported`].
+    /// Records `session_key` as the one session of `user` for `ttl` from `now`, atomically
+    /// returning the session key it replaces (unless that record had expired). Stores without
+    /// this ability keep the default, which fails with [`StoreErrorKind::Unsupported`].
     async fn swap_user_session(
         &self,
         user: &str,
         session_key: &str,
         ttl: Duration,
+        now: OffsetDateTime,
     ) -> Result<Option<String>, StoreError> {
-        let _ = (user, session_key, ttl);
+        let _ = (user, session_key, ttl, now);
         Err(StoreError::new(
             StoreErrorKind::Unsupported,
             self.describe(),

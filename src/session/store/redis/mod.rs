@@ -341,6 +341,7 @@ impl SessionStore for RedisSessionStore {
         user: &str,
         session_key: &str,
         ttl: Duration,
+        _now: OffsetDateTime, // Redis expires the index by its own clock (PX)
     ) -> Result<Option<String>, StoreError> {
         let index = format!("{}{USER_INDEX_PREFIX}{user}", self.instance_name);
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
