@@ -215,16 +215,18 @@ async fn every_kind_of_bad_cookie_starts_a_new_session_silently() {
             .replace('+', "%2B")
             .replace('/', "%2F")
     };
+    // The reason each is rejected for, as the debug log gives it (None: any reason).
     let cases = [
-        ("garbage", "not-a-cookie!".to_owned()),
-        ("truncated", good[..good.len() - 10].to_owned()),
-        ("bad escape", format!("%zz{good}")),
-        ("one bit flipped", flip_last_char(&good)),
-        ("another application's", foreign),
-        ("a 9-character key", not_a_key),
-        ("empty", String::new()),
+        ("garbage", "not-a-cookie!".to_owned(), Some("Encoding")),
+        ("truncated", good[..good.len() - 10].to_owned(), None),
+        ("bad escape", format!("%zz{good}"), Some("Encoding")),
+        ("one bit flipped", flip_last_char(&good), None),
+        ("another application's", foreign, Some("Unprotect")),
+        ("a 9-character key", not_a_key, Some("KeyShape")),
+        ("empty", String::new(), None),
     ];
-    for (what, value) in cases {
+    for (what, value, reason) in cases {
+        let log_from = crate::logs::start();
         let before = l.stats().rejected_cookies;
         b.set_session_cookie(&value);
         let r = b.get("/counter").await;
@@ -237,6 +239,20 @@ async fn every_kind_of_bad_cookie_starts_a_new_session_silently() {
         );
         if !value.is_empty() {
             assert_eq!(l.stats().rejected_cookies, before + 1, "{what}: counted");
+            let logged: Vec<String> = crate::logs::since(log_from)
+                .into_iter()
+                .filter(|e| e.contains("session cookie rejected"))
+                .collect();
+            assert!(
+                logged
+                    .iter()
+                    .any(|e| reason.is_none_or(|r| e.contains(&format!("reason={r}")))),
+                "{what}: the debug log gives the reason {reason:?}: {logged:?}"
+            );
+            assert!(
+                logged.iter().all(|e| !e.contains(&value)),
+                "{what}: the cookie itself is not logged"
+            );
         }
     }
 

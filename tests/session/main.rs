@@ -9,6 +9,7 @@ mod concurrency;
 #[cfg(feature = "redis")]
 mod faults;
 mod http;
+mod logs;
 mod memory_store;
 #[cfg(feature = "redis")]
 mod processes;
