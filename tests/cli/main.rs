@@ -6,6 +6,8 @@ mod backends;
 #[cfg(feature = "object-store")]
 mod blob;
 mod directory;
+#[cfg(feature = "object-store")]
+mod gcs;
 mod harness;
 #[cfg(feature = "redis")]
 mod redis;
