@@ -7,9 +7,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::keyring::manager::std_to_time;
-use crate::keyring::{Element, Revocation, read_parsed};
-use crate::repository::element_name;
-use crate::xml::XmlElement;
+use crate::keyring::{Element, Revocation};
 use crate::{DataProtection, KeyId, Result};
 
 /// The result of checking one key: whether its material can be read and used.
@@ -91,46 +89,37 @@ impl DataProtection {
     /// The store failed, or cannot delete (the report of what was due is lost then; rerun).
     pub async fn prune(&self, expired_for: Duration, dry_run: bool) -> Result<PruneReport> {
         let manager = self.manager();
-        let ring = manager.reload().await?;
+        let (ring, elements) = manager.reload_with_elements().await?;
         let now = manager.clock().now();
         let cutoff = now - std_to_time(expired_for);
         let default = ring.protect_key().map(|k| k.key.id);
-
-        let stored = manager.repository().get_all_elements().await?;
         let mut report = PruneReport {
             dry_run,
             ..PruneReport::default()
         };
-        // First pass: which keys may go, and which stay.
-        let mut parsed = Vec::new();
+        // First pass: which keys may go, and which stay. Elements that are not a readable key
+        // or revocation (bad XML, unknown elements) are never touched.
+        let mut revocations: Vec<(String, Revocation)> = Vec::new();
         let mut candidates: Vec<(KeyId, PrunedElement)> = Vec::new();
         let mut kept_created: Vec<(KeyId, OffsetDateTime)> = Vec::new();
-        for element in &stored {
-            let Ok(xml) = XmlElement::parse(&element.xml) else {
-                continue; // unreadable XML: never touched by prune
-            };
-            let Some(name) = element.name.clone().or_else(|| element_name(&xml)) else {
+        for (stored_name, element) in &elements {
+            let Some(name) = stored_name.clone().or_else(|| element.friendly_name()) else {
                 continue;
             };
-            let Ok(kind) = read_parsed(&xml) else {
-                continue; // a malformed revocation: left for a human
-            };
-            if let Element::Key(key) = &kind {
-                let expired_long_ago = key.expiration <= cutoff && key.activation <= now;
-                if expired_long_ago && Some(key.id) != default {
-                    let expired = crate::xml::datetime::format(key.expiration);
-                    candidates.push((
-                        key.id,
-                        PrunedElement {
-                            name: name.clone(),
-                            reason: format!("key {} expired {expired}", key.id),
-                        },
-                    ));
-                } else {
-                    kept_created.push((key.id, key.created));
+            match &**element {
+                Element::Key(key) => {
+                    let expired_long_ago = key.expiration <= cutoff && key.activation <= now;
+                    if expired_long_ago && Some(key.id) != default {
+                        let expired = crate::xml::datetime::format(key.expiration);
+                        let reason = format!("key {} expired {expired}", key.id);
+                        candidates.push((key.id, PrunedElement { name, reason }));
+                    } else {
+                        kept_created.push((key.id, key.created));
+                    }
                 }
+                Element::Revocation(r) => revocations.push((name, *r)),
+                Element::BadKey(_) | Element::Unknown(_) => {}
             }
-            parsed.push((name, kind));
         }
         // A key id can appear in two elements; it stays if any copy stays.
         let kept_ids: HashSet<KeyId> = kept_created.iter().map(|(id, _)| *id).collect();
@@ -140,27 +129,21 @@ impl DataProtection {
             .map(|(_, p)| p)
             .collect();
 
-        for (name, kind) in &parsed {
-            let Element::Revocation(revocation) = kind else {
-                continue;
-            };
+        for (name, revocation) in revocations {
             let moot = match revocation {
-                Revocation::Key { id } => (!kept_ids.contains(id))
+                Revocation::Key { id } => (!kept_ids.contains(&id))
                     .then(|| format!("revokes key {id}, which is no longer in the store")),
-                Revocation::CreatedBefore { date } => (*date <= now
-                    && kept_created.iter().all(|(_, created)| created >= date))
+                Revocation::CreatedBefore { date } => (date <= now
+                    && kept_created.iter().all(|(_, created)| *created >= date))
                 .then(|| {
                     format!(
                         "revokes keys created before {}, and none is left",
-                        crate::xml::datetime::format(*date)
+                        crate::xml::datetime::format(date)
                     )
                 }),
             };
             if let Some(reason) = moot {
-                report.revocations.push(PrunedElement {
-                    name: name.clone(),
-                    reason,
-                });
+                report.revocations.push(PrunedElement { name, reason });
             }
         }
 
@@ -172,8 +155,7 @@ impl DataProtection {
                 .chain(&report.revocations)
                 .map(|p| p.name.clone())
                 .collect();
-            manager.repository().delete_elements(&names).await?;
-            manager.reload().await?;
+            manager.delete_elements(&names).await?;
         }
         Ok(report)
     }

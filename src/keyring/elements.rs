@@ -115,9 +115,10 @@ pub(crate) fn revocation_element(
     now: OffsetDateTime,
     reason: &str,
 ) -> (XmlElement, String) {
-    let (date, key, name) = match revocation {
-        Revocation::Key { id } => (now, id.to_string(), format!("revocation-{id}")),
-        Revocation::CreatedBefore { date } => (date, "*".to_owned(), mass_revocation_name(date)),
+    let name = revocation_name(revocation);
+    let (date, key) = match revocation {
+        Revocation::Key { id } => (now, id.to_string()),
+        Revocation::CreatedBefore { date } => (date, "*".to_owned()),
     };
     let mut element = XmlElement::new("revocation")
         .attr("version", "1")
@@ -139,11 +140,27 @@ pub(crate) fn friendly_name_of(element: &XmlElement) -> Option<String> {
             let id: KeyId = element.attribute("id")?.parse().ok()?;
             Some(format!("key-{id}"))
         }
-        "revocation" => match read_revocation(element).ok()? {
-            Revocation::Key { id } => Some(format!("revocation-{id}")),
-            Revocation::CreatedBefore { date } => Some(mass_revocation_name(date)),
-        },
+        "revocation" => read_revocation(element).ok().map(revocation_name),
         _ => None,
+    }
+}
+
+/// The friendly name a revocation is written under.
+fn revocation_name(revocation: Revocation) -> String {
+    match revocation {
+        Revocation::Key { id } => format!("revocation-{id}"),
+        Revocation::CreatedBefore { date } => mass_revocation_name(date),
+    }
+}
+
+impl Element {
+    /// The friendly name this element is written under, when it is a key or a revocation.
+    pub(crate) fn friendly_name(&self) -> Option<String> {
+        match self {
+            Element::Key(key) => Some(format!("key-{}", key.id)),
+            Element::Revocation(r) => Some(revocation_name(*r)),
+            Element::BadKey(_) | Element::Unknown(_) => None,
+        }
     }
 }
 

@@ -125,10 +125,33 @@ impl KeyManager {
     }
 
     async fn reload_locked(&self, state: &mut ReloadState) -> Result<Arc<KeyRing>> {
+        self.reload_locked_with_elements(state)
+            .await
+            .map(|(ring, _)| ring)
+    }
+
+    /// Reloads, also returning each stored element's name (as the store gave it) and its
+    /// parsed form, from the same read (for maintenance: pruning).
+    pub(crate) async fn reload_with_elements(
+        &self,
+    ) -> Result<(Arc<KeyRing>, Vec<(Option<String>, Arc<Element>)>)> {
+        let mut state = self.reload_lock.lock().await;
+        self.reload_locked_with_elements(&mut state).await
+    }
+
+    async fn reload_locked_with_elements(
+        &self,
+        state: &mut ReloadState,
+    ) -> Result<(Arc<KeyRing>, Vec<(Option<String>, Arc<Element>)>)> {
         let index = self.reloads_started.fetch_add(1, Ordering::SeqCst) + 1;
         state.last_start = Some(Instant::now());
         let stored = self.timed(self.repo.get_all_elements()).await?;
         let elements = self.parse_all(&stored)?;
+        let named = stored
+            .iter()
+            .map(|s| s.name.clone())
+            .zip(elements.iter().cloned())
+            .collect();
         let ring = Arc::new(KeyRing::build(
             elements,
             &self.config.policy,
@@ -144,7 +167,7 @@ impl KeyManager {
         }
         self.ring.store(ring.clone());
         state.completed = index;
-        Ok(ring)
+        Ok((ring, named))
     }
 
     /// Reloads because a payload named a key the ring lacks: waits for a reload that started
@@ -326,6 +349,12 @@ impl KeyManager {
 
     async fn store(&self, element: &XmlElement, name: &str) -> Result<StoreOutcome> {
         Ok(self.timed(self.repo.store_element(element, name)).await?)
+    }
+
+    /// Deletes elements from the store (within the store timeout), then reloads.
+    pub(crate) async fn delete_elements(&self, names: &[String]) -> Result<()> {
+        self.timed(self.repo.delete_elements(names)).await?;
+        self.reload().await.map(|_| ())
     }
 
     async fn timed<T>(

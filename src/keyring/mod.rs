@@ -3,7 +3,7 @@
 
 mod descriptor;
 mod elements;
-pub(crate) use elements::{Element, Revocation, friendly_name_of, read as read_parsed};
+pub(crate) use elements::{Element, Revocation, friendly_name_of};
 pub(crate) mod manager;
 pub(crate) mod policy;
 pub(crate) mod ring;

@@ -165,7 +165,7 @@ fn links_unsupported(e: &io::Error) -> bool {
 }
 
 /// Creates `path` exclusively (mode 0600 on Unix), writes and flushes it.
-fn write_new_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub(super) fn write_new_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -179,7 +179,7 @@ fn write_new_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     result
 }
 
-fn create_private_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -192,7 +192,7 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Makes a new or removed directory entry durable; best effort (not every filesystem allows
 /// opening a directory).
-fn sync_dir(dir: &Path) {
+pub(super) fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }

@@ -76,3 +76,29 @@ pub fn read_only(repo: Arc<dyn XmlRepository>, clock: Arc<ManualClock>) -> DataP
 pub fn clock_at(t: OffsetDateTime) -> Arc<ManualClock> {
     Arc::new(ManualClock::new(t))
 }
+
+/// For child-process nodes: publishes this node's payload in `out` (written, then renamed, so
+/// readers never see half a file), then unprotects every other node's as soon as it appears.
+pub async fn exchange_tokens(p: &data_protection::Protector, out: &Path, id: usize, nodes: usize) {
+    let token = p.protect(format!("node {id}").as_bytes()).unwrap();
+    let tmp = out.join(format!(".token-{id}"));
+    std::fs::write(&tmp, &token).unwrap();
+    std::fs::rename(&tmp, out.join(format!("token-{id}"))).unwrap();
+    for other in 0..nodes {
+        let path = out.join(format!("token-{other}"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !path.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "node {other} never wrote"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let theirs = std::fs::read(&path).unwrap();
+        let plain = p
+            .unprotect_async(&theirs)
+            .await
+            .expect("another node's payload");
+        assert_eq!(plain, format!("node {other}").as_bytes());
+    }
+}

@@ -162,28 +162,6 @@ fn child_node() {
             dp.ensure_key().await.expect("ensure");
         }
         let p = dp.protector(["race"]);
-        let me = format!("node {id}");
-        let token = p.protect(me.as_bytes()).unwrap();
-        let tmp = out.join(format!(".token-{id}"));
-        std::fs::write(&tmp, &token).unwrap();
-        std::fs::rename(&tmp, out.join(format!("token-{id}"))).unwrap();
-        // Read every other node's payload as soon as it appears.
-        for other in 0..NODES {
-            let path = out.join(format!("token-{other}"));
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while !path.exists() {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "node {other} never wrote"
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            let theirs = std::fs::read(&path).unwrap();
-            let plain = p
-                .unprotect_async(&theirs)
-                .await
-                .expect("read another node's payload");
-            assert_eq!(plain, format!("node {other}").as_bytes());
-        }
+        crate::common::exchange_tokens(&p, &out, id, NODES).await;
     });
 }

@@ -5,7 +5,7 @@
 //! the rename replaces the blob atomically.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use super::document::Document;
 use super::single_blob::backoff;
+use crate::repository::directory::{create_private_dir, sync_dir, write_new_file};
 use crate::repository::{StoreOutcome, StoredElement};
 use crate::xml::XmlElement;
 use crate::{StoreError, StoreErrorKind};
@@ -221,9 +222,7 @@ impl LockedFile {
             let _ = fs::remove_file(&tmp);
             return Err(self.io_error(format!("writing {}", self.blob.display()), e));
         }
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        sync_dir(dir);
         Ok(())
     }
 
@@ -240,26 +239,4 @@ impl LockedFile {
             .await
             .map_err(|e| StoreError::new(StoreErrorKind::Other, &self.description, e))?
     }
-}
-
-/// Creates `path` exclusively (mode 0600 on Unix), writes and flushes it.
-fn write_new_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
