@@ -191,19 +191,8 @@ pub fn lifecycle(store: &str) {
     .json();
     let now_id = now["created"].as_str().unwrap().to_owned();
     let list = dpkeys(&with(&["--json", "list"])).expect(0).json();
-    let status = |id: &str| {
-        list["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["id"] == id)
-            .unwrap()["status"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    assert_eq!(status(&pending_id), "pending");
-    assert_eq!(status(&now_id), "active");
+    assert_eq!(status_in(&list, &pending_id), "pending");
+    assert_eq!(status_in(&list, &now_id), "active");
     assert_eq!(
         list["default_key"],
         key.as_str(),
@@ -323,15 +312,22 @@ pub fn lifecycle(store: &str) {
 }
 
 fn status_of(store: &str, id: &str) -> String {
-    let list = dpkeys(&["--store", store, "--json", "list"])
-        .expect(0)
-        .json();
-    list["keys"]
+    status_in(
+        &dpkeys(&["--store", store, "--json", "list"])
+            .expect(0)
+            .json(),
+        id,
+    )
+}
+
+/// The status of key `id` in the output of `list --json`.
+fn status_in(list: &serde_json::Value, id: &str) -> String {
+    let key = list["keys"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|k| k["id"] == id)
-        .unwrap()["status"]
+        .find(|k| k["id"] == id);
+    key.unwrap_or_else(|| panic!("key {id} listed: {list}"))["status"]
         .as_str()
         .unwrap()
         .to_owned()
