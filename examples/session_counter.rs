@@ -31,6 +31,7 @@ async fn handler(session: Session) -> Result<String, AppError> {
 
 /// A session that cannot be loaded (Redis down or slow) answers 503 within the I/O
 /// timeout instead of hanging.
+#[derive(Debug)]
 pub struct AppError(SessionError);
 
 impl From<SessionError> for AppError {
@@ -57,8 +58,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .persist_keys_to_directory(&keys)
         .build()
         .await?;
-    let sessions = SessionLayer::new(&dp, RedisSessionStore::new(&redis_url).await?)
-        .idle_timeout(Duration::from_secs(20 * 60));
+    let sessions = SessionLayer::builder(&dp, RedisSessionStore::new(&redis_url).await?)
+        .idle_timeout(Duration::from_secs(20 * 60))
+        .build()
+        .unwrap();
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!(
         "session counter on http://{}/ (keys in {keys}, sessions in Redis)",

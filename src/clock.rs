@@ -5,6 +5,11 @@ use std::sync::Mutex;
 
 use time::{Duration, OffsetDateTime};
 
+/// A standard duration as a `time` one, saturating at `time::Duration::MAX`.
+pub(crate) fn to_time_duration(d: std::time::Duration) -> Duration {
+    Duration::try_from(d).unwrap_or(Duration::MAX)
+}
+
 /// A source of the current time. Every expiry and rotation decision asks this clock, so a
 /// test can walk months of key rotation in milliseconds.
 pub trait Clock: Send + Sync + Debug {
@@ -39,7 +44,7 @@ impl ManualClock {
     /// Moves the clock forward (or backward, with a negative duration).
     pub fn advance(&self, by: Duration) {
         let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-        *now += by;
+        *now = now.saturating_add(by);
     }
 
     /// Sets the clock to `to`.

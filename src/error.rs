@@ -4,7 +4,8 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::KeyId;
+use crate::elements::{ElementError, KeyProblem};
+use crate::key_id::KeyId;
 
 /// Everything that can go wrong, apart from the reasons an unprotect failed: those are one
 /// deliberately opaque variant, [`Error::InvalidPayload`], with the detail in `tracing` at
@@ -25,13 +26,34 @@ pub enum Error {
         "the key ring has no usable default key and automatic key generation is disabled; create one (dpkeys rotate) or enable generation"
     )]
     NoDefaultKey,
+    /// The key the rules pick as default cannot be read by this node (encrypted to a
+    /// certificate it lacks, an unsupported descriptor, …). Nothing is protected and no key
+    /// is created in its place, since other nodes may be using it; payloads of other keys
+    /// still unprotect.
+    #[error(
+        "the default key {id} cannot be used here ({problem}); give this node what it needs \
+         to read it (certificate, key-encryption key) or rotate deliberately (dpkeys rotate)"
+    )]
+    DefaultKeyUnreadable {
+        /// The key.
+        id: KeyId,
+        /// Why this node cannot use it.
+        problem: KeyProblem,
+    },
     /// The key store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// An element of the key ring could not be read, in a way that makes the whole ring
-    /// untrustworthy (a malformed revocation, for instance).
-    #[error("the key ring is invalid: {0}")]
-    InvalidKeyRing(String),
+    /// untrustworthy: a revocation that does not parse could leave a revoked key in use. The
+    /// ring loaded before stays in use and no key is created.
+    #[error("the key ring is invalid: element {element}: {source}")]
+    InvalidKeyRing {
+        /// The element's name in the store (or a description where the store keeps none).
+        element: String,
+        /// Why it could not be read.
+        #[source]
+        source: ElementError,
+    },
     /// The operation names a key the ring does not hold.
     #[error("the key {0} is not in the key ring")]
     UnknownKey(KeyId),

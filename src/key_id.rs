@@ -12,7 +12,7 @@ pub struct KeyId(Uuid);
 
 impl KeyId {
     /// A fresh random (version 4) id.
-    pub fn new_random(random: &dyn crate::RandomSource) -> Self {
+    pub fn new_random(random: &dyn crate::random::RandomSource) -> Self {
         let mut bytes = [0u8; 16];
         random.fill(&mut bytes);
         Self(uuid::Builder::from_random_bytes(bytes).into_uuid())

@@ -1,13 +1,21 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+// Layers, bottom up; a module imports only from layers below its own (and from its
+// defining module, never through these re-exports):
+//   primitives: secret, key_id, clock, random, error
+//   formats:    algorithm, xml, elements, payload
+//   crypto:     crypto
+//   stores:     repository (+ redis_client)
+//   key ring:   keyring
+//   provider:   provider, protector
+//   web:        session
+mod algorithm;
 mod clock;
 mod crypto;
+mod elements;
 mod error;
 mod key_id;
 mod keyring;
-mod maintenance;
 mod payload;
 mod protector;
 mod provider;
@@ -18,29 +26,38 @@ pub mod repository;
 mod secret;
 #[cfg(feature = "session")]
 pub mod session;
-mod time_limited;
+#[cfg(any(test, feature = "insecure-test-utils"))]
+pub mod testing;
 pub mod xml;
 
+pub use algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use crypto::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
+pub use elements::{ElementError, KeyProblem};
 pub use error::{Error, Result, StoreError, StoreErrorKind};
 pub use key_id::{KeyId, KeyIdParseError};
-pub use keyring::{EnsureOutcome, KeyInfo, KeyProblem, KeyStatus};
-pub use maintenance::{KeyCheck, PruneReport, PrunedElement};
-pub use protector::{Protector, Unprotected};
-pub use provider::{DataProtection, DataProtectionBuilder};
-pub use random::{InsecureSequentialRandom, RandomSource, SystemRandom};
+pub use keyring::{EnsureOutcome, KeyInfo, KeyStatus, RingProblem};
+pub use protector::{Protector, TIME_LIMITED_PURPOSE, TimeLimitedProtector, Unprotected};
+pub use provider::{DataProtection, DataProtectionBuilder, KeyCheck, PruneReport, PrunedElement};
+pub use random::{RandomSource, SystemRandom};
 pub use secret::Secret;
-pub use time_limited::{PURPOSE as TIME_LIMITED_PURPOSE, TimeLimitedProtector};
 
 /// Entry points for the fuzz targets in `fuzz/`. Not part of the API.
 #[doc(hidden)]
 pub mod __fuzz {
-    /// Parses text as a key-ring element and classifies it, as a reload does.
+    /// Parses text as a stored key-ring element and loads it, as a reload does (named and
+    /// unnamed).
     pub fn key_ring_element(text: &str) {
         if let Ok(element) = crate::xml::XmlElement::parse(text) {
             let _ = element.to_compact_string();
-            let _ = crate::keyring::read_element(&element);
+            let _ = crate::elements::element_name(&element);
+        }
+        for name in [
+            None,
+            Some("revocation-x".to_owned()),
+            Some("key-x".to_owned()),
+        ] {
+            let stored = crate::repository::StoredElement::new(name, text.to_owned());
+            let _ = crate::keyring::load::load_element(&stored);
         }
     }
 

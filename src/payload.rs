@@ -6,7 +6,7 @@
 //! ```
 //! The first 20 bytes of the AAD equal the payload's first 20 bytes.
 
-use crate::KeyId;
+use crate::key_id::KeyId;
 
 /// Magic header: format version 0 in the low nibble.
 pub(crate) const MAGIC: [u8; 4] = [0x09, 0xF0, 0xC9, 0xF0];

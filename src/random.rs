@@ -1,7 +1,6 @@
 //! Injectable randomness.
 
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use rand::Rng;
 
@@ -19,27 +18,5 @@ pub struct SystemRandom;
 impl RandomSource for SystemRandom {
     fn fill(&self, dest: &mut [u8]) {
         rand::rng().fill_bytes(dest);
-    }
-}
-
-/// **Not random.** Returns the bytes 00, 01, 02, … continuing across calls, like the
-/// generator in ASP.NET Core's own tests. Only for reproducing known-answer vectors.
-#[derive(Debug, Default)]
-pub struct InsecureSequentialRandom {
-    next: AtomicU8,
-}
-
-impl InsecureSequentialRandom {
-    /// Starts at byte 00.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl RandomSource for InsecureSequentialRandom {
-    fn fill(&self, dest: &mut [u8]) {
-        for b in dest {
-            *b = self.next.fetch_add(1, Ordering::Relaxed);
-        }
     }
 }

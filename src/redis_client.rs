@@ -6,7 +6,7 @@ use ::redis::aio::{ConnectionLike, ConnectionManager};
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
 
-use crate::{StoreError, StoreErrorKind};
+use crate::error::{StoreError, StoreErrorKind};
 
 /// An open connection: multiplexed, cheap to clone, reconnecting by itself.
 #[derive(Clone)]

@@ -23,7 +23,7 @@ impl Secret {
     }
 
     /// Fills a new secret of `len` bytes from `random`.
-    pub fn random(len: usize, random: &dyn crate::RandomSource) -> Self {
+    pub fn random(len: usize, random: &dyn crate::random::RandomSource) -> Self {
         let mut bytes = vec![0u8; len].into_boxed_slice();
         random.fill(&mut bytes);
         Self(bytes)

@@ -6,8 +6,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Sha256, Sha512};
 use zeroize::Zeroizing;
 
-use super::{DecryptError, EncryptionAlgorithm, ValidationAlgorithm};
-use crate::RandomSource;
+use super::DecryptError;
+use crate::algorithm::{EncryptionAlgorithm, ValidationAlgorithm};
+use crate::random::RandomSource;
 
 pub(super) const BLOCK_LEN: usize = 16;
 
@@ -154,8 +155,8 @@ mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
 
-    use super::super::Algorithm;
     use super::super::test_support::known_key_encrypt;
+    use crate::algorithm::Algorithm;
 
     /// ManagedAuthenticatedEncryptorTests.Encrypt_KnownKey (shared/vectors/upstream).
     #[test]

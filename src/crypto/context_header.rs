@@ -7,7 +7,8 @@ use aes_gcm::{AeadInOut, KeyInit};
 use zeroize::Zeroizing;
 
 use super::kdf::Kdf;
-use super::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm, cbc, gcm};
+use super::{cbc, gcm};
+use crate::algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
 
 /// KDF identifier (SP800-108 CTR HMAC-SHA512) and mode bytes.
 const KDF_SP800_108_HMACSHA512: u8 = 0;

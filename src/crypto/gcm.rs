@@ -5,8 +5,9 @@ use aes_gcm::aead::consts::U12;
 use aes_gcm::{AeadInOut, AesGcm, KeyInit};
 use zeroize::Zeroizing;
 
-use super::{DecryptError, EncryptionAlgorithm};
-use crate::RandomSource;
+use super::DecryptError;
+use crate::algorithm::EncryptionAlgorithm;
+use crate::random::RandomSource;
 
 pub(super) const NONCE_LEN: usize = 12;
 pub(super) const TAG_LEN: usize = 16;
@@ -87,7 +88,7 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
 
     use super::super::test_support::known_key_encrypt;
-    use super::super::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
+    use crate::algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
 
     /// Cng/GcmAuthenticatedEncryptorTests.Encrypt_KnownKey (AES-128), without the test's
     /// 3-byte pre-buffer and 4-byte post-buffer.

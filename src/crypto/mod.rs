@@ -4,16 +4,16 @@
 //! master key with SP800-108 using the AAD (magic, key id and purpose chain) as the label,
 //! the algorithm's context header, and the key modifier as context.
 
-mod algorithm;
 mod cbc;
 mod context_header;
 mod gcm;
 pub(crate) mod kdf;
 
-pub use algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
 pub(crate) use context_header::context_header;
 
-use crate::{RandomSource, Secret};
+use crate::algorithm::Algorithm;
+use crate::random::RandomSource;
+use crate::secret::Secret;
 use kdf::Kdf;
 
 /// Length of the random key modifier at the start of every encryptor payload.
@@ -116,7 +116,7 @@ impl Encryptor {
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
-    use crate::InsecureSequentialRandom;
+    use crate::testing::InsecureSequentialRandom;
 
     /// Encrypts with the "master key" KDK and the sequential generator, as ASP.NET's tests do.
     pub(crate) fn known_key_encrypt(algorithm: Algorithm, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_tamper_for_all_nine() {
-        let random = crate::SystemRandom;
+        let random = crate::random::SystemRandom;
         let key = Secret::random(64, &random);
         for alg in Algorithm::all() {
             let enc = Encryptor::new(alg, &key);

@@ -1,38 +1,49 @@
 //! Loads the ring from its store, keeps the current snapshot, creates and revokes keys.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use arc_swap::ArcSwap;
-use sha2::{Digest, Sha256};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use tokio::sync::Notify;
 
-use super::elements::{self, Element, Revocation};
-use super::policy::{KeyPlan, Policy};
+use super::load::{LoadCache, Loaded};
+use super::policy::{KeyNeed, Policy};
+use super::problems::RingProblem;
 use super::ring::KeyRing;
+use super::slot::slot_id;
+use crate::algorithm::Algorithm;
+use crate::clock::Clock;
+use crate::elements::{self, Revocation};
+use crate::error::{Error, Result, StoreError, StoreErrorKind};
+use crate::key_id::KeyId;
+use crate::random::RandomSource;
 use crate::repository::{StoreOutcome, XmlRepository};
+use crate::secret::Secret;
 use crate::xml::{XmlElement, datetime};
-use crate::{
-    Algorithm, Clock, Error, KeyId, RandomSource, Result, Secret, StoreError, StoreErrorKind,
-};
 
 /// Master key length: a 512-bit key-derivation key, whatever the algorithm.
 const MASTER_KEY_LEN: usize = 64;
 
+/// The longest the refresher sleeps, however long the configured interval.
+const MAX_REFRESH_DELAY: StdDuration = StdDuration::from_secs(7 * 24 * 3600);
+
 /// Settings of a [`KeyManager`].
 #[derive(Debug, Clone)]
 pub(crate) struct ManagerConfig {
+    /// Mixed into the ids of keys the rules call for, so rings of different applications
+    /// never share ids.
+    pub(crate) application_name: String,
     pub(crate) policy: Policy,
     pub(crate) algorithm: Algorithm,
     pub(crate) store_timeout: StdDuration,
     pub(crate) unknown_key_refresh_interval: StdDuration,
 }
 
-/// What [`DataProtection::ensure_key`](crate::DataProtection::ensure_key) did.
+/// What [`DataProtection::ensure_key`](crate::provider::DataProtection::ensure_key) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EnsureOutcome {
     /// The key this node created, if it created one.
     pub created: Option<KeyId>,
@@ -43,6 +54,9 @@ pub struct EnsureOutcome {
     /// A key was due but not created: a revocation of every key created before this (future)
     /// date is in force, so a new key would be revoked at once.
     pub blocked_by_revocation: Option<OffsetDateTime>,
+    /// A key was due but not created: the key the rules pick (as default, or as the
+    /// successor) cannot be read by this node, and creating another would fork the ring.
+    pub blocked_by_unreadable: Option<KeyId>,
     /// The default key after the operation.
     pub default_key: Option<KeyId>,
 }
@@ -60,7 +74,7 @@ pub(crate) struct KeyManager {
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
     ring: ArcSwap<KeyRing>,
-    parsed: Mutex<HashMap<[u8; 32], Arc<Element>>>,
+    cache: LoadCache,
     reload_lock: tokio::sync::Mutex<ReloadState>,
     reloads_started: AtomicU64,
     pub(crate) wake: Arc<Notify>,
@@ -75,12 +89,12 @@ impl KeyManager {
     ) -> Self {
         let now = clock.now();
         Self {
-            ring: ArcSwap::from_pointee(KeyRing::build(Vec::new(), &config.policy, now)),
+            ring: ArcSwap::from_pointee(KeyRing::build(&[], &config.policy, now)),
             repo,
             config,
             clock,
             random,
-            parsed: Mutex::new(HashMap::new()),
+            cache: LoadCache::default(),
             reload_lock: tokio::sync::Mutex::new(ReloadState::default()),
             reloads_started: AtomicU64::new(0),
             wake: Arc::new(Notify::new()),
@@ -93,6 +107,14 @@ impl KeyManager {
 
     pub(crate) fn random(&self) -> &dyn RandomSource {
         &*self.random
+    }
+
+    pub(crate) fn shared_clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    pub(crate) fn shared_random(&self) -> Arc<dyn RandomSource> {
+        self.random.clone()
     }
 
     pub(crate) fn repository(&self) -> &Arc<dyn XmlRepository> {
@@ -134,7 +156,7 @@ impl KeyManager {
     /// parsed form, from the same read (for maintenance: pruning).
     pub(crate) async fn reload_with_elements(
         &self,
-    ) -> Result<(Arc<KeyRing>, Vec<(Option<String>, Arc<Element>)>)> {
+    ) -> Result<(Arc<KeyRing>, Vec<(Option<String>, Arc<Loaded>)>)> {
         let mut state = self.reload_lock.lock().await;
         self.reload_locked_with_elements(&mut state).await
     }
@@ -142,27 +164,37 @@ impl KeyManager {
     async fn reload_locked_with_elements(
         &self,
         state: &mut ReloadState,
-    ) -> Result<(Arc<KeyRing>, Vec<(Option<String>, Arc<Element>)>)> {
+    ) -> Result<(Arc<KeyRing>, Vec<(Option<String>, Arc<Loaded>)>)> {
         let index = self.reloads_started.fetch_add(1, Ordering::SeqCst) + 1;
         state.last_start = Some(Instant::now());
         let stored = self.timed(self.repo.get_all_elements()).await?;
-        let elements = self.parse_all(&stored)?;
+        let elements = match self.cache.load_all(&stored) {
+            Ok(elements) => elements,
+            Err(e) => {
+                tracing::error!(
+                    store = %self.repo.describe(),
+                    "the key ring cannot be loaded, the ring loaded before stays in use and no \
+                     key is created until this is fixed: {e}"
+                );
+                return Err(e);
+            }
+        };
         let named = stored
             .iter()
             .map(|s| s.name.clone())
             .zip(elements.iter().cloned())
             .collect();
         let ring = Arc::new(KeyRing::build(
-            elements,
+            &elements,
             &self.config.policy,
             self.clock.now(),
         ));
-        for problem in &ring.problems {
-            tracing::warn!(store = %self.repo.describe(), "key ring element skipped: {problem}");
-        }
-        for k in ring.keys() {
-            if let Err(problem) = &k.key.material {
-                tracing::warn!(key = %k.key.id, "key cannot be used: {problem}");
+        for problem in ring.problems() {
+            match problem {
+                RingProblem::UnreadableDefaultKey { .. } => {
+                    tracing::error!(store = %self.repo.describe(), "{problem}");
+                }
+                _ => tracing::warn!(store = %self.repo.describe(), "{problem}"),
             }
         }
         self.ring.store(ring.clone());
@@ -179,8 +211,10 @@ impl KeyManager {
         if state.completed > ticket || ring.get(&id).is_some() {
             return ring;
         }
-        if let Some(last) = state.last_start {
-            let next = last + self.config.unknown_key_refresh_interval;
+        if let Some(next) = state
+            .last_start
+            .and_then(|last| last.checked_add(self.config.unknown_key_refresh_interval))
+        {
             tokio::time::sleep_until(next.into()).await;
         }
         match self.reload_locked(&mut state).await {
@@ -190,24 +224,6 @@ impl KeyManager {
                 self.ring.load_full()
             }
         }
-    }
-
-    /// Parses stored elements, reusing earlier results for unchanged XML.
-    fn parse_all(&self, stored: &[crate::repository::StoredElement]) -> Result<Vec<Arc<Element>>> {
-        let mut cache = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = HashMap::with_capacity(stored.len());
-        let mut out = Vec::with_capacity(stored.len());
-        for s in stored {
-            let digest: [u8; 32] = Sha256::digest(s.xml.as_bytes()).into();
-            let element = match cache.get(&digest) {
-                Some(e) => e.clone(),
-                None => Arc::new(parse_element(s)?),
-            };
-            next.insert(digest, element.clone());
-            out.push(element);
-        }
-        *cache = next;
-        Ok(out)
     }
 
     /// Reloads, then creates a key if the rules call for one and `generate` allows it.
@@ -220,10 +236,23 @@ impl KeyManager {
             adopted: None,
             generation_disabled: false,
             blocked_by_revocation: None,
+            blocked_by_unreadable: None,
             default_key: ring.default_key_id(),
         };
-        let Some(plan) = self.config.policy.key_needed(ring.facts(), now) else {
-            return Ok(outcome);
+        let plan = match self.config.policy.key_needed(ring.facts(), now) {
+            KeyNeed::Nothing => return Ok(outcome),
+            KeyNeed::BlockedByUnreadable(id) => {
+                let problem = ring.problem_of(id).map(ToString::to_string);
+                tracing::error!(
+                    key = %id,
+                    problem = problem.as_deref().unwrap_or("unknown"),
+                    "a key is due, but the key the rules pick cannot be read by this node: not \
+                     creating another (it would fork the ring)"
+                );
+                outcome.blocked_by_unreadable = Some(id);
+                return Ok(outcome);
+            }
+            KeyNeed::Create(plan) => plan,
         };
         if let Some(date) = ring.revoked_before.filter(|d| *d > now) {
             tracing::warn!(
@@ -240,7 +269,7 @@ impl KeyManager {
             }
             return Ok(outcome);
         }
-        let id = slot_id(&plan, &ring);
+        let id = slot_id(&self.config.application_name, &plan, &ring);
         let (id, created) = match self
             .create_key_locked(id, plan.activation, plan.expiration)
             .await?
@@ -252,11 +281,10 @@ impl KeyManager {
         if created {
             tracing::info!(key = %id, activation = %plan.activation, "created a new key");
             outcome.created = Some(id);
-        } else if self
+        } else if let KeyNeed::Create(_) = self
             .config
             .policy
             .key_needed(ring.facts(), self.clock.now())
-            .is_some()
         {
             // The winner's key does not satisfy the rules (the slot holds a damaged file, say):
             // fall back to a random id.
@@ -278,9 +306,10 @@ impl KeyManager {
     /// previous reload.
     pub(crate) async fn ensure_rate_limited(&self, generate: bool) -> Result<EnsureOutcome> {
         let last = self.reload_lock.lock().await.last_start;
-        if let Some(last) = last {
-            tokio::time::sleep_until((last + self.config.unknown_key_refresh_interval).into())
-                .await;
+        if let Some(next) =
+            last.and_then(|last| last.checked_add(self.config.unknown_key_refresh_interval))
+        {
+            tokio::time::sleep_until(next.into()).await;
         }
         self.ensure(generate).await
     }
@@ -294,6 +323,8 @@ impl KeyManager {
         if expiration <= activation {
             return Err(Error::Config("a key must expire after it activates".into()));
         }
+        check_date("activation", activation)?;
+        check_date("expiration", expiration)?;
         let id = KeyId::new_random(&*self.random);
         let mut state = self.reload_lock.lock().await;
         self.create_key_locked(id, activation, expiration).await?;
@@ -333,6 +364,7 @@ impl KeyManager {
         date: OffsetDateTime,
         reason: &str,
     ) -> Result<()> {
+        check_date("revocation date", date)?;
         self.write_revocation(Revocation::CreatedBefore { date }, reason)
             .await
     }
@@ -377,52 +409,29 @@ impl KeyManager {
         self.random.fill(&mut b);
         let interval = self.config.policy.refresh_interval;
         let jitter = interval * (f64::from(b[0]) / 255.0 * 0.2);
-        StdDuration::try_from(interval - jitter).unwrap_or(StdDuration::from_secs(60))
+        StdDuration::try_from(interval - jitter)
+            .unwrap_or(StdDuration::from_secs(60))
+            .min(MAX_REFRESH_DELAY)
     }
 }
 
-/// Parses one stored element; only a malformed revocation is an error.
-fn parse_element(stored: &crate::repository::StoredElement) -> Result<Element> {
-    let name = stored.name.as_deref().unwrap_or("(unnamed)");
-    let element = match XmlElement::parse(&stored.xml) {
-        Ok(e) => e,
-        Err(e) if name.starts_with("revocation") => {
-            return Err(Error::InvalidKeyRing(format!("revocation {name}: {e}")));
-        }
-        Err(e) => return Ok(Element::BadKey(format!("element {name}: {e}"))),
-    };
-    elements::read(&element).map_err(Error::InvalidKeyRing)
-}
-
-/// The id of the key that fills `plan` given the ring every node sees: the same on every
-/// node, so concurrent creators collide on one name and exactly one wins.
-fn slot_id(plan: &KeyPlan, ring: &KeyRing) -> KeyId {
-    let mut h = Sha256::new();
-    h.update(b"data-protection key slot v1\0");
-    h.update([u8::from(plan.successor)]);
-    if plan.successor {
-        h.update(datetime::format(plan.activation).as_bytes());
+/// Dates written into the ring must be ones .NET can read back (years 1 to 9999 in UTC).
+fn check_date(what: &str, date: OffsetDateTime) -> Result<()> {
+    if datetime::in_dotnet_range(date) {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "the {what} {date} is outside the range of .NET dates (years 1 to 9999 in UTC)"
+        )))
     }
-    for f in ring.facts() {
-        h.update(f.id.to_guid_bytes());
-        h.update([u8::from(f.revoked)]);
-    }
-    let digest = h.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    KeyId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
-}
-
-/// Keeps `Duration` in the public signature tidy.
-pub(crate) fn std_to_time(d: StdDuration) -> Duration {
-    Duration::try_from(d).unwrap_or(Duration::MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::SystemClock;
+    use crate::random::SystemRandom;
     use crate::repository::MemoryRepository;
-    use crate::{SystemClock, SystemRandom};
 
     /// A damaged element squatting on the deterministic slot must not leave the ring without
     /// a key, also with a clock that moves between the two decisions.
@@ -430,6 +439,7 @@ mod tests {
     async fn a_damaged_slot_falls_back_to_a_random_id() {
         let repo: Arc<dyn XmlRepository> = Arc::new(MemoryRepository::new());
         let config = ManagerConfig {
+            application_name: "test".into(),
             policy: Policy::default(),
             algorithm: Algorithm::default(),
             store_timeout: StdDuration::from_secs(5),
@@ -442,12 +452,14 @@ mod tests {
             Arc::new(SystemRandom),
         );
         let empty = manager.current();
-        let plan = manager
+        let KeyNeed::Create(plan) = manager
             .config
             .policy
             .key_needed(empty.facts(), manager.clock.now())
-            .unwrap();
-        let slot = slot_id(&plan, &empty);
+        else {
+            panic!("an empty ring needs a key")
+        };
+        let slot = slot_id("test", &plan, &empty);
         let damaged = XmlElement::new("key").attr("id", slot.to_string());
         repo.store_element(&damaged, &format!("key-{slot}"))
             .await
@@ -464,12 +476,12 @@ mod tests {
             ring.default_key_id().is_some(),
             "a usable default key exists"
         );
-        assert!(
+        assert_eq!(
             manager
                 .config
                 .policy
-                .key_needed(ring.facts(), manager.clock.now())
-                .is_none()
+                .key_needed(ring.facts(), manager.clock.now()),
+            KeyNeed::Nothing
         );
     }
 }

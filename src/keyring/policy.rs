@@ -49,16 +49,54 @@ pub(crate) struct KeyPlan {
     pub(crate) successor: bool,
 }
 
+/// The default key the rules pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DefaultKey<Id> {
+    /// This key protects new payloads.
+    Usable(Id),
+    /// The rules pick this key, but this node cannot read it (encrypted to a certificate it
+    /// lacks, an unknown descriptor, …). Failing closed: nothing is protected and no key is
+    /// created in its place, since other nodes may well be using it.
+    Unreadable(Id),
+    /// No key qualifies.
+    Missing,
+}
+
+impl<Id: Copy> DefaultKey<Id> {
+    #[cfg(test)]
+    pub(crate) fn usable(self) -> Option<Id> {
+        match self {
+            Self::Usable(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// What the rules ask for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyNeed<Id> {
+    /// Nothing to do.
+    Nothing,
+    /// Create this key.
+    Create(KeyPlan),
+    /// A key is due, but the key the rules pick (now, or as the successor) cannot be read
+    /// here: creating another would fork the ring.
+    BlockedByUnreadable(Id),
+}
+
 impl Policy {
-    /// The default key at `now`: the preferred key, unless it is revoked, expired or unusable.
+    /// The default key at `now`: the preferred key, unless none qualifies or it cannot be
+    /// read.
     pub(crate) fn default_key<Id: Ord + Copy>(
         &self,
         keys: &[KeyFacts<Id>],
         now: OffsetDateTime,
-    ) -> Option<Id> {
-        let preferred = self.preferred_key(keys, now)?;
-        (!preferred.revoked && preferred.expiration > now && preferred.usable)
-            .then_some(preferred.id)
+    ) -> DefaultKey<Id> {
+        match self.preferred_key(keys, now) {
+            None => DefaultKey::Missing,
+            Some(k) if !k.usable => DefaultKey::Unreadable(k.id),
+            Some(k) => DefaultKey::Usable(k.id),
+        }
     }
 
     /// Among unexpired, unrevoked keys active by `now` (give or take the clock skew), those old
@@ -66,16 +104,18 @@ impl Policy {
     /// earliest-activated new one. ASP.NET also considers expired and revoked keys here, so
     /// after an outage that outlived the default key, or after the default key is revoked, it
     /// rejects its own replacement for two days and generates a key at every refresh; leaving
-    /// those keys out avoids that.
+    /// those keys out avoids that. All arithmetic saturates: stored dates span years 1 to
+    /// 9999 and durations may be huge.
     fn preferred_key<'k, Id: Ord + Copy>(
         &self,
         keys: &'k [KeyFacts<Id>],
         now: OffsetDateTime,
     ) -> Option<&'k KeyFacts<Id>> {
-        let cutoff = now - self.propagation_window;
+        let cutoff = now.saturating_sub(self.propagation_window);
+        let latest_activation = now.saturating_add(self.clock_skew);
         let candidates = || {
             keys.iter().filter(move |k| {
-                k.activation <= now + self.clock_skew && k.expiration > now && !k.revoked
+                k.activation <= latest_activation && k.expiration > now && !k.revoked
             })
         };
         let propagated = candidates()
@@ -89,13 +129,14 @@ impl Policy {
     }
 
     /// The key to protect with when there is no default key and none may be created:
-    /// propagated keys newest-created first, then the rest oldest first; never a revoked one.
+    /// propagated keys newest-created first, then the rest oldest first; never a revoked or
+    /// an unreadable one.
     pub(crate) fn fallback_key<Id: Ord + Copy>(
         &self,
         keys: &[KeyFacts<Id>],
         now: OffsetDateTime,
     ) -> Option<Id> {
-        let cutoff = now - self.propagation_window;
+        let cutoff = now.saturating_sub(self.propagation_window);
         let ok = |k: &&KeyFacts<Id>| !k.revoked && k.usable;
         keys.iter()
             .filter(ok)
@@ -110,35 +151,49 @@ impl Policy {
             .map(|k| k.id)
     }
 
-    /// The key that should be created now, if any: one active at once when there is no
-    /// default key, or a successor activating when the default key expires, once that is
-    /// closer than the next refresh plus the propagation window.
+    /// What to do now: create a key active at once when there is no default key, or a
+    /// successor activating when the default key expires, once that is closer than the next
+    /// refresh plus the propagation window; but never when the key the rules pick cannot be
+    /// read here.
     pub(crate) fn key_needed<Id: Ord + Copy>(
         &self,
         keys: &[KeyFacts<Id>],
         now: OffsetDateTime,
-    ) -> Option<KeyPlan> {
-        let expiration = now + self.key_lifetime;
-        let Some(default) = self.default_key(keys, now) else {
-            return Some(KeyPlan {
-                activation: now,
-                expiration,
-                successor: false,
-            });
+    ) -> KeyNeed<Id> {
+        let expiration = now.saturating_add(self.key_lifetime);
+        let default = match self.default_key(keys, now) {
+            DefaultKey::Missing => {
+                return KeyNeed::Create(KeyPlan {
+                    activation: now,
+                    expiration,
+                    successor: false,
+                });
+            }
+            DefaultKey::Unreadable(id) => return KeyNeed::BlockedByUnreadable(id),
+            DefaultKey::Usable(id) => id,
         };
-        let default = keys.iter().find(|k| k.id == default)?;
-        let threshold = now + self.refresh_interval + self.propagation_window;
+        let Some(default) = keys.iter().find(|k| k.id == default) else {
+            return KeyNeed::Nothing;
+        };
+        let threshold = now
+            .saturating_add(self.refresh_interval)
+            .saturating_add(self.propagation_window);
         if default.expiration >= threshold {
-            return None;
+            return KeyNeed::Nothing;
         }
-        let next = self
-            .default_key(keys, default.expiration)
-            .and_then(|id| keys.iter().find(|k| k.id == id));
-        match next {
-            Some(next) if next.expiration >= threshold => None,
-            _ => Some(KeyPlan {
+        match self.default_key(keys, default.expiration) {
+            DefaultKey::Usable(next)
+                if keys
+                    .iter()
+                    .any(|k| k.id == next && k.expiration >= threshold) =>
+            {
+                KeyNeed::Nothing
+            }
+            DefaultKey::Unreadable(next) => KeyNeed::BlockedByUnreadable(next),
+            _ => KeyNeed::Create(KeyPlan {
                 activation: default.expiration,
-                expiration: expiration.max(default.expiration + self.propagation_window),
+                expiration: expiration
+                    .max(default.expiration.saturating_add(self.propagation_window)),
                 successor: true,
             }),
         }
@@ -154,8 +209,8 @@ impl Policy {
         keys.iter()
             .flat_map(|k| {
                 [
-                    k.activation - self.clock_skew,
-                    k.created + self.propagation_window,
+                    k.activation.saturating_sub(self.clock_skew),
+                    k.created.saturating_add(self.propagation_window),
                     k.expiration,
                 ]
             })
@@ -188,11 +243,25 @@ mod tests {
 
     const T0: OffsetDateTime = datetime!(2025-01-01 0:00 UTC);
 
+    /// The usable default key, if any.
+    fn dk(p: &Policy, keys: &[KeyFacts<u32>], now: OffsetDateTime) -> Option<u32> {
+        p.default_key(keys, now).usable()
+    }
+
+    /// The key to create, if any (a blocked creation fails the test).
+    fn need(p: &Policy, keys: &[KeyFacts<u32>], now: OffsetDateTime) -> Option<KeyPlan> {
+        match p.key_needed(keys, now) {
+            KeyNeed::Nothing => None,
+            KeyNeed::Create(plan) => Some(plan),
+            KeyNeed::BlockedByUnreadable(id) => panic!("blocked by key {id}"),
+        }
+    }
+
     #[test]
     fn empty_ring_needs_an_immediate_key() {
         let p = Policy::default();
-        assert_eq!(p.default_key::<u32>(&[], T0), None);
-        let plan = p.key_needed::<u32>(&[], T0).unwrap();
+        assert_eq!(dk(&p, &[], T0), None);
+        let plan = need(&p, &[], T0).unwrap();
         assert_eq!(
             (plan.activation, plan.expiration, plan.successor),
             (T0, T0 + Duration::days(90), false)
@@ -204,23 +273,21 @@ mod tests {
         let p = Policy::default();
         let a = key(1, T0, T0, 90);
         let end = a.expiration;
-        assert_eq!(p.key_needed(&[a], end - Duration::days(4)), None);
-        assert_eq!(p.key_needed(&[a], end - Duration::days(3)), None);
-        let plan = p
-            .key_needed(&[a], end - Duration::days(3) + Duration::seconds(1))
-            .unwrap();
+        assert_eq!(need(&p, &[a], end - Duration::days(4)), None);
+        assert_eq!(need(&p, &[a], end - Duration::days(3)), None);
+        let plan = need(&p, &[a], end - Duration::days(3) + Duration::seconds(1)).unwrap();
         assert_eq!(plan.activation, end);
         assert!(plan.successor);
         let b = key(2, end - Duration::days(3), end, 90);
         let ring = [a, b];
-        assert_eq!(p.key_needed(&ring, end - Duration::days(2)), None);
-        assert_eq!(p.default_key(&ring, end - Duration::minutes(6)), Some(1));
+        assert_eq!(need(&p, &ring, end - Duration::days(2)), None);
+        assert_eq!(dk(&p, &ring, end - Duration::minutes(6)), Some(1));
         assert_eq!(
-            p.default_key(&ring, end - Duration::minutes(4)),
+            dk(&p, &ring, end - Duration::minutes(4)),
             Some(2),
             "clock skew"
         );
-        assert_eq!(p.default_key(&ring, end + Duration::days(1)), Some(2));
+        assert_eq!(dk(&p, &ring, end + Duration::days(1)), Some(2));
     }
 
     #[test]
@@ -229,8 +296,8 @@ mod tests {
         let old = key(1, T0, T0, 90);
         let fresh = key(2, T0 + Duration::days(10), T0 + Duration::days(10), 90);
         let ring = [old, fresh];
-        assert_eq!(p.default_key(&ring, T0 + Duration::days(11)), Some(1));
-        assert_eq!(p.default_key(&ring, T0 + Duration::days(12)), Some(2));
+        assert_eq!(dk(&p, &ring, T0 + Duration::days(11)), Some(1));
+        assert_eq!(dk(&p, &ring, T0 + Duration::days(12)), Some(2));
         assert_eq!(
             p.next_change(&ring, T0 + Duration::days(11)),
             Some(T0 + Duration::days(12))
@@ -245,34 +312,72 @@ mod tests {
         cur.revoked = true;
         let now = T0 + Duration::days(10);
         // ASP.NET would have no default here and generate a key at every refresh for two days.
-        assert_eq!(p.default_key(&[old, cur], now), Some(1));
-        assert!(p.key_needed(&[old, cur], now).is_none());
+        assert_eq!(dk(&p, &[old, cur], now), Some(1));
+        assert!(need(&p, &[old, cur], now).is_none());
         // With nothing else left, a brand-new replacement is the default at once.
         let mut old_revoked = old;
         old_revoked.revoked = true;
-        assert_eq!(p.default_key(&[old_revoked, cur], now), None);
-        assert!(p.key_needed(&[old_revoked, cur], now).is_some());
+        assert_eq!(dk(&p, &[old_revoked, cur], now), None);
+        assert!(need(&p, &[old_revoked, cur], now).is_some());
         let replacement = key(3, now, now, 90);
-        assert_eq!(
-            p.default_key(&[old_revoked, cur, replacement], now),
-            Some(3)
-        );
-        assert!(
-            p.key_needed(&[old_revoked, cur, replacement], now)
-                .is_none()
-        );
+        assert_eq!(dk(&p, &[old_revoked, cur, replacement], now), Some(3));
+        assert!(need(&p, &[old_revoked, cur, replacement], now).is_none());
     }
 
     #[test]
-    fn an_unusable_preferred_key_means_no_default_but_a_fallback() {
+    fn an_unreadable_preferred_key_blocks_creation() {
         let p = Policy::default();
         let old = key(1, T0, T0, 30);
         let mut cur = key(2, T0 + Duration::days(5), T0 + Duration::days(5), 90);
         cur.usable = false;
         let now = T0 + Duration::days(10);
-        assert_eq!(p.default_key(&[old, cur], now), None);
-        assert_eq!(p.fallback_key(&[old, cur], now), Some(1));
-        assert!(p.key_needed(&[old, cur], now).is_some());
+        assert_eq!(p.default_key(&[old, cur], now), DefaultKey::Unreadable(2));
+        assert_eq!(
+            p.key_needed(&[old, cur], now),
+            KeyNeed::BlockedByUnreadable(2)
+        );
+        // Only keys only this node cannot read: still no key of its own.
+        assert_eq!(p.key_needed(&[cur], now), KeyNeed::BlockedByUnreadable(2));
+        // The fallback never picks an unreadable key.
+        assert_eq!(p.fallback_key(&[cur], now), None);
+    }
+
+    #[test]
+    fn an_unreadable_successor_blocks_another_successor() {
+        let p = Policy::default();
+        let a = key(1, T0, T0, 90);
+        let end = a.expiration;
+        let mut b = key(2, end - Duration::days(3), end, 90);
+        b.usable = false;
+        let now = end - Duration::days(2);
+        assert_eq!(p.default_key(&[a, b], now), DefaultKey::Usable(1));
+        assert_eq!(p.key_needed(&[a, b], now), KeyNeed::BlockedByUnreadable(2));
+    }
+
+    #[test]
+    fn extreme_dates_and_durations_never_panic() {
+        let far = datetime!(9999-12-31 23:59:59 UTC);
+        let early = datetime!(0001-01-01 0:00 UTC);
+        let huge = Policy {
+            key_lifetime: Duration::MAX,
+            propagation_window: Duration::MAX,
+            refresh_interval: Duration::MAX,
+            clock_skew: Duration::MAX,
+            auto_generate: true,
+        };
+        for p in [Policy::default(), huge] {
+            let keys = [
+                key(1, far, far, 0),
+                key(2, early, early, 1),
+                key(3, far, early, 3),
+            ];
+            for now in [far, early, T0] {
+                let _ = p.default_key(&keys, now);
+                let _ = p.key_needed(&keys, now);
+                let _ = p.fallback_key(&keys, now);
+                let _ = p.next_change(&keys, now);
+            }
+        }
     }
 
     #[test]
@@ -281,14 +386,14 @@ mod tests {
         let old = key(1, T0, T0, 90);
         let now = T0 + Duration::days(120);
         let replacement = key(2, now, now, 90);
-        assert_eq!(p.default_key(&[old, replacement], now), Some(2));
-        assert_eq!(p.key_needed(&[old, replacement], now), None);
+        assert_eq!(dk(&p, &[old, replacement], now), Some(2));
+        assert_eq!(need(&p, &[old, replacement], now), None);
     }
 
     #[test]
     fn ties_break_by_id() {
         let p = Policy::default();
         let ring = [key(9, T0, T0, 90), key(3, T0, T0, 90)];
-        assert_eq!(p.default_key(&ring, T0 + Duration::days(3)), Some(3));
+        assert_eq!(dk(&p, &ring, T0 + Duration::days(3)), Some(3));
     }
 }

@@ -6,86 +6,70 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::descriptor::KeyProblem;
-use super::elements::{Element, ParsedKey, Revocation};
-use super::policy::{KeyFacts, Policy};
-use crate::crypto::Encryptor;
-use crate::{Algorithm, KeyId};
+use super::key::{LoadedKey, RingKey};
+use super::load::Loaded;
+use super::policy::{DefaultKey, KeyFacts, Policy};
+use super::problems::RingProblem;
+use crate::algorithm::Algorithm;
+use crate::elements::{KeyProblem, Revocation};
+use crate::key_id::KeyId;
 
-/// A key in a ring.
-#[derive(Clone)]
-pub(crate) struct RingKey {
-    pub(crate) key: Arc<ParsedKey>,
-    pub(crate) revoked: bool,
-}
-
-impl RingKey {
-    pub(crate) fn encryptor(&self) -> Option<&Encryptor> {
-        self.key.material.as_ref().ok().map(|e| &**e)
-    }
-
-    fn facts(&self) -> KeyFacts<KeyId> {
-        KeyFacts {
-            id: self.key.id,
-            created: self.key.created,
-            activation: self.key.activation,
-            expiration: self.key.expiration,
-            revoked: self.revoked,
-            usable: self.key.material.is_ok(),
-        }
-    }
+/// Which key new payloads are protected with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProtectWith {
+    /// The default key.
+    Default(KeyId),
+    /// No default key and none may be created yet: the best other key.
+    Fallback(KeyId),
+    /// The default key cannot be read here: nothing.
+    Unreadable(KeyId),
+    /// No key at all.
+    Nothing,
 }
 
 /// The key ring at one moment.
 pub(crate) struct KeyRing {
     keys: HashMap<KeyId, RingKey>,
     facts: Vec<KeyFacts<KeyId>>,
-    /// The key new payloads are protected with (the default key, or the fallback one).
-    protect_key: Option<KeyId>,
-    /// Whether `protect_key` is a fallback (no proper default).
-    is_fallback: bool,
-    /// Until when `protect_key` stays right, all else equal.
+    protect: ProtectWith,
+    /// Until when `protect` stays right, all else equal.
     valid_until: Option<OffsetDateTime>,
-    /// Elements that were skipped, for the status report.
-    pub(crate) problems: Vec<String>,
+    /// Elements that were skipped and keys that cannot be used.
+    problems: Vec<RingProblem>,
     /// The latest "every key created before" revocation date.
     pub(crate) revoked_before: Option<OffsetDateTime>,
 }
 
 impl KeyRing {
-    /// Builds a ring from parsed elements. Duplicated ids with different content make that
+    /// Builds a ring from loaded elements. Duplicated ids with different content make that
     /// key unusable rather than failing the ring.
-    pub(crate) fn build(elements: Vec<Arc<Element>>, policy: &Policy, now: OffsetDateTime) -> Self {
+    pub(crate) fn build(elements: &[Arc<Loaded>], policy: &Policy, now: OffsetDateTime) -> Self {
         let mut keys: HashMap<KeyId, RingKey> = HashMap::new();
         let mut revoked_ids = Vec::new();
-        let mut revoke_before: Option<OffsetDateTime> = None;
+        let mut revoked_before: Option<OffsetDateTime> = None;
         let mut problems = Vec::new();
-        for element in &elements {
+        for element in elements {
             match &**element {
-                Element::Key(k) => {
-                    let entry = RingKey {
-                        key: k.clone(),
-                        revoked: false,
-                    };
-                    if let Some(existing) = keys.get_mut(&k.id) {
-                        if !same_key(&existing.key, k) {
-                            problems.push(format!(
-                                "key {}: two different elements carry this id",
-                                k.id
-                            ));
-                            let mut conflicted = (*existing.key).clone();
-                            conflicted.material = Err(KeyProblem::DuplicateId);
-                            existing.key = Arc::new(conflicted);
-                        }
-                    } else {
-                        keys.insert(k.id, entry);
+                Loaded::Key(k) => match keys.get_mut(&k.id) {
+                    Some(existing) if !existing.key.same_as(k) => {
+                        existing.key = Arc::new(existing.key.unusable(KeyProblem::DuplicateId));
                     }
+                    Some(_) => {}
+                    None => {
+                        keys.insert(
+                            k.id,
+                            RingKey {
+                                key: k.clone(),
+                                revoked: false,
+                            },
+                        );
+                    }
+                },
+                Loaded::Revocation(Revocation::Key { id }) => revoked_ids.push(*id),
+                Loaded::Revocation(Revocation::CreatedBefore { date }) => {
+                    revoked_before = Some(revoked_before.map_or(*date, |d| d.max(*date)));
                 }
-                Element::Revocation(Revocation::Key { id }) => revoked_ids.push(*id),
-                Element::Revocation(Revocation::CreatedBefore { date }) => {
-                    revoke_before = Some(revoke_before.map_or(*date, |d| d.max(*date)));
-                }
-                Element::BadKey(why) | Element::Unknown(why) => problems.push(why.clone()),
+                Loaded::Skipped(problem) => problems.push(problem.clone()),
             }
         }
         for id in revoked_ids {
@@ -94,46 +78,73 @@ impl KeyRing {
                 None => tracing::debug!(key = %id, "revocation of a key that is not in the ring"),
             }
         }
-        if let Some(date) = revoke_before {
+        if let Some(date) = revoked_before {
             for k in keys.values_mut() {
                 k.revoked |= k.key.created < date;
             }
         }
-        let mut ring = Self::from_keys(keys, problems, policy, now);
-        ring.revoked_before = revoke_before;
-        ring
+        let mut unreadable: Vec<_> = keys
+            .values()
+            .filter_map(|k| {
+                k.key
+                    .encryptor
+                    .as_ref()
+                    .err()
+                    .map(|p| (k.key.id, p.clone()))
+            })
+            .collect();
+        unreadable.sort_by_key(|(id, _)| *id);
+        problems.extend(
+            unreadable
+                .into_iter()
+                .map(|(id, problem)| RingProblem::UnreadableKey { id, problem }),
+        );
+        Self::resolve(keys, problems, revoked_before, policy, now)
     }
 
-    fn from_keys(
+    fn resolve(
         keys: HashMap<KeyId, RingKey>,
-        problems: Vec<String>,
+        mut problems: Vec<RingProblem>,
+        revoked_before: Option<OffsetDateTime>,
         policy: &Policy,
         now: OffsetDateTime,
     ) -> Self {
+        problems.retain(|p| !matches!(p, RingProblem::UnreadableDefaultKey { .. }));
         let mut facts: Vec<_> = keys.values().map(RingKey::facts).collect();
         facts.sort_by_key(|f| f.id);
-        let default = policy.default_key(&facts, now);
-        let (protect_key, is_fallback) = match default {
-            Some(id) => (Some(id), false),
-            None => (policy.fallback_key(&facts, now), true),
+        let protect = match policy.default_key(&facts, now) {
+            DefaultKey::Usable(id) => ProtectWith::Default(id),
+            DefaultKey::Unreadable(id) => {
+                let problem = keys[&id].key.encryptor.as_ref().err().cloned();
+                if let Some(problem) = problem {
+                    problems.push(RingProblem::UnreadableDefaultKey { id, problem });
+                }
+                ProtectWith::Unreadable(id)
+            }
+            DefaultKey::Missing => policy
+                .fallback_key(&facts, now)
+                .map_or(ProtectWith::Nothing, ProtectWith::Fallback),
         };
         let valid_until = policy.next_change(&facts, now);
         Self {
             keys,
             facts,
-            protect_key,
-            is_fallback,
+            protect,
             valid_until,
             problems,
-            revoked_before: None,
+            revoked_before,
         }
     }
 
     /// The same keys, with the default resolved again at `now`.
     pub(crate) fn re_resolved(&self, policy: &Policy, now: OffsetDateTime) -> Self {
-        let mut ring = Self::from_keys(self.keys.clone(), self.problems.clone(), policy, now);
-        ring.revoked_before = self.revoked_before;
-        ring
+        Self::resolve(
+            self.keys.clone(),
+            self.problems.clone(),
+            self.revoked_before,
+            policy,
+            now,
+        )
     }
 
     /// Whether the resolved default may have changed by `now`.
@@ -145,14 +156,25 @@ impl KeyRing {
         self.keys.get(id)
     }
 
-    /// The key to protect with, if any.
-    pub(crate) fn protect_key(&self) -> Option<&RingKey> {
-        self.protect_key.and_then(|id| self.keys.get(&id))
+    /// Which key new payloads get.
+    pub(crate) fn protect_with(&self) -> ProtectWith {
+        self.protect
     }
 
-    /// The proper default key (not a fallback).
+    /// The key to protect with, if there is one that may.
+    pub(crate) fn protect_key(&self) -> Option<&RingKey> {
+        match self.protect {
+            ProtectWith::Default(id) | ProtectWith::Fallback(id) => self.keys.get(&id),
+            ProtectWith::Unreadable(_) | ProtectWith::Nothing => None,
+        }
+    }
+
+    /// The proper default key (not a fallback, not an unreadable one).
     pub(crate) fn default_key_id(&self) -> Option<KeyId> {
-        self.protect_key.filter(|_| !self.is_fallback)
+        match self.protect {
+            ProtectWith::Default(id) => Some(id),
+            _ => None,
+        }
     }
 
     pub(crate) fn facts(&self) -> &[KeyFacts<KeyId>] {
@@ -162,21 +184,20 @@ impl KeyRing {
     pub(crate) fn keys(&self) -> impl Iterator<Item = &RingKey> {
         self.keys.values()
     }
-}
 
-fn same_key(a: &ParsedKey, b: &ParsedKey) -> bool {
-    a.created == b.created
-        && a.activation == b.activation
-        && a.expiration == b.expiration
-        && match (&a.material, &b.material) {
-            (Ok(x), Ok(y)) => x.same_key_as(y),
-            (Err(x), Err(y)) => x == y,
-            _ => false,
-        }
+    pub(crate) fn problems(&self) -> &[RingProblem] {
+        &self.problems
+    }
+
+    /// An unreadable key's problem (for errors).
+    pub(crate) fn problem_of(&self, id: KeyId) -> Option<&KeyProblem> {
+        self.keys.get(&id)?.key.encryptor.as_ref().err()
+    }
 }
 
 /// What the ring says about one key, for listings and status checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeyInfo {
     /// The key's id.
     pub id: KeyId,
@@ -190,7 +211,7 @@ pub struct KeyInfo {
     pub status: KeyStatus,
     /// Whether it is revoked (also reported when the key is unreadable).
     pub revoked: bool,
-    /// Whether it is the key new payloads are protected with.
+    /// Whether it is the key new payloads are protected with (or would be, were it readable).
     pub is_default: bool,
     /// Its algorithm, when the key could be read.
     pub algorithm: Option<Algorithm>,
@@ -236,36 +257,44 @@ impl std::fmt::Display for KeyStatus {
 impl KeyRing {
     /// A listing of every key, sorted by activation date.
     pub(crate) fn infos(&self, now: OffsetDateTime) -> Vec<KeyInfo> {
+        let default = match self.protect {
+            ProtectWith::Default(id) | ProtectWith::Fallback(id) | ProtectWith::Unreadable(id) => {
+                Some(id)
+            }
+            ProtectWith::Nothing => None,
+        };
         let mut out: Vec<KeyInfo> = self
             .keys
             .values()
-            .map(|k| {
-                let p = &k.key;
-                let status = if p.material.is_err() {
-                    KeyStatus::Unreadable
-                } else if k.revoked {
-                    KeyStatus::Revoked
-                } else if p.expiration <= now {
-                    KeyStatus::Expired
-                } else if p.activation > now {
-                    KeyStatus::Pending
-                } else {
-                    KeyStatus::Active
-                };
-                KeyInfo {
-                    id: p.id,
-                    created: p.created,
-                    activation: p.activation,
-                    expiration: p.expiration,
-                    status,
-                    revoked: k.revoked,
-                    is_default: self.protect_key == Some(p.id),
-                    algorithm: p.material.as_ref().ok().map(|e| e.algorithm()),
-                    problem: p.material.as_ref().err().cloned(),
-                }
-            })
+            .map(|k| key_info(k, now, default == Some(k.key.id)))
             .collect();
         out.sort_by(|a, b| a.activation.cmp(&b.activation).then(a.id.cmp(&b.id)));
         out
+    }
+}
+
+fn key_info(k: &RingKey, now: OffsetDateTime, is_default: bool) -> KeyInfo {
+    let p: &LoadedKey = &k.key;
+    let status = if p.encryptor.is_err() {
+        KeyStatus::Unreadable
+    } else if k.revoked {
+        KeyStatus::Revoked
+    } else if p.expiration <= now {
+        KeyStatus::Expired
+    } else if p.activation > now {
+        KeyStatus::Pending
+    } else {
+        KeyStatus::Active
+    };
+    KeyInfo {
+        id: p.id,
+        created: p.created,
+        activation: p.activation,
+        expiration: p.expiration,
+        status,
+        revoked: k.revoked,
+        is_default,
+        algorithm: p.encryptor.as_ref().ok().map(|e| e.algorithm()),
+        problem: p.encryptor.as_ref().err().cloned(),
     }
 }

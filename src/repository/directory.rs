@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use super::{StoreOutcome, StoredElement, XmlRepository, check_friendly_name};
+use crate::error::{StoreError, StoreErrorKind};
 use crate::xml::XmlElement;
-use crate::{StoreError, StoreErrorKind};
 
 /// Stores each element as `{friendly name}.xml` in one directory.
 ///

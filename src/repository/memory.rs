@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{StoreOutcome, StoredElement, XmlRepository, check_friendly_name};
-use crate::StoreError;
+use crate::error::StoreError;
 use crate::xml::XmlElement;
 
 /// Keeps elements in memory. Nothing survives a restart: for tests, and for single-process

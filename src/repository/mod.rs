@@ -7,6 +7,7 @@
 
 #[cfg(feature = "object-store")]
 mod blob;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod directory;
 mod memory;
@@ -19,6 +20,7 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
+pub use crate::elements::element_name;
 #[cfg(feature = "object-store")]
 pub use blob::{BlobLayout, BlobRepository};
 pub use directory::DirectoryRepository;
@@ -27,11 +29,12 @@ pub use open::open;
 #[cfg(feature = "redis")]
 pub use redis::{DEFAULT_LIST_KEY, Persistence, RedisRepository, RedisRepositoryBuilder};
 
-use crate::StoreError;
+use crate::error::{StoreError, StoreErrorKind};
 use crate::xml::XmlElement;
 
 /// One element as read from a store.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoredElement {
     /// The friendly name, where the store keeps one (file name without `.xml`).
     pub name: Option<String>,
@@ -84,11 +87,11 @@ pub trait XmlRepository: Send + Sync + Debug {
     ) -> Result<StoreOutcome, StoreError>;
 
     /// Deletes the named elements, in order, stopping at the first failure. Stores that
-    /// cannot delete return an [`Unsupported`](crate::StoreErrorKind::Unsupported) error.
+    /// cannot delete return an [`Unsupported`](StoreErrorKind::Unsupported) error.
     async fn delete_elements(&self, friendly_names: &[String]) -> Result<(), StoreError> {
         let _ = friendly_names;
         Err(StoreError::new(
-            crate::StoreErrorKind::Unsupported,
+            StoreErrorKind::Unsupported,
             self.describe(),
             "this store cannot delete elements",
         ))
@@ -98,24 +101,13 @@ pub trait XmlRepository: Send + Sync + Debug {
     fn describe(&self) -> String;
 }
 
-/// The friendly name of an element, read from its content: `key-{id}` for a key,
-/// `revocation-{id}` for the revocation of one key, `revocation-{yyyyMMddTHHmmssFFFFFFFZ}` for
-/// a revocation of every key created before a date, `None` for anything else.
-///
-/// Stores that keep no names (a Redis list, a single blob) use it to make
-/// [`XmlRepository::store_element`] create-if-absent and to find elements to delete: the
-/// names the key manager writes under are exactly these.
-pub fn element_name(element: &XmlElement) -> Option<String> {
-    crate::keyring::friendly_name_of(element)
-}
-
 /// Checks a friendly name, with an error naming `store` when it is not acceptable.
 pub fn check_friendly_name(store: &str, name: &str) -> Result<(), StoreError> {
     if is_valid_friendly_name(name) {
         Ok(())
     } else {
         Err(StoreError::new(
-            crate::StoreErrorKind::Other,
+            StoreErrorKind::Other,
             store,
             format!("invalid element name {name:?}"),
         ))

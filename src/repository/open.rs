@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{DirectoryRepository, XmlRepository};
-use crate::Error;
+use crate::error::Error;
 
 /// The URL forms [`open`] understands, for error messages.
 const FORMS: &str = "a directory path, file://PATH, redis://HOST:PORT[/DB][?key=LIST], \

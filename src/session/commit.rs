@@ -1,12 +1,15 @@
 //! The end of a request: saving the session with a compare-and-swap, re-applying this
 //! request's changes on top of concurrent ones; or only refreshing its expiry.
 
+use std::sync::Arc;
+
 use super::data::SessionData;
 use super::handle::{Changes, Loaded, Session, new_data, new_key};
 use super::shared::Shared;
 use super::stats::bump;
 use super::store::{Expected, SaveOutcome, SessionEntry};
-use crate::StoreError;
+use crate::clock::to_time_duration;
+use crate::error::StoreError;
 
 /// Why a session could not be committed. The layer logs it, puts it in the response
 /// extensions and passes it to the hook set with
@@ -16,10 +19,10 @@ use crate::StoreError;
 pub enum CommitError {
     /// The store failed or timed out.
     #[error("saving the session failed: {0}")]
-    Store(String),
+    Store(#[source] Arc<StoreError>),
     /// The session could not be loaded in this request, so its changes were dropped.
     #[error("the session was unavailable; its changes were not saved: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Arc<StoreError>),
     /// Other requests kept changing the session; the bounded retries ran out.
     #[error("the session kept changing concurrently; gave up after {0} retries")]
     Contention(u32),
@@ -30,7 +33,17 @@ pub enum CommitError {
 
 impl From<StoreError> for CommitError {
     fn from(e: StoreError) -> Self {
-        Self::Store(e.to_string())
+        Self::Store(Arc::new(e))
+    }
+}
+
+impl CommitError {
+    /// For store failures: what kind of failure it was (a timeout, a refused connection, …).
+    pub fn store_error_kind(&self) -> Option<crate::error::StoreErrorKind> {
+        match self {
+            Self::Store(e) | Self::Unavailable(e) => Some(e.kind()),
+            Self::Contention(_) | Self::Encode(_) => None,
+        }
     }
 }
 
@@ -144,8 +157,8 @@ impl Session {
             tracing::debug!("new session not established: no consent for a non-essential cookie");
             return Ok(Committed::ok(CookieAction::None));
         }
-        if let Err(e) = self.loaded().await {
-            return Err(CommitError::Unavailable(e.to_string()));
+        if let Loaded::Unavailable(e) = self.loaded_state().await {
+            return Err(CommitError::Unavailable(e.clone()));
         }
         let (mut expected, base) = match self.inner.loaded.get() {
             Some(Loaded::Stored(entry, data)) => (Some(entry.clone()), data.clone()),
@@ -155,8 +168,10 @@ impl Session {
         // The key may have changed while loading (expired session).
         let key = self.state().key.clone();
         let key_is_new = self.state().key_is_new;
+        // A renewed session always moves to a new key. When nothing was stored under the
+        // cookie's key, loading already gave the request a new one (key_is_new).
         let (target, moved) = if plan.renew && expected.is_some() {
-            (new_key(), true)
+            (new_key(&*shared.random), true)
         } else {
             (key.clone(), false)
         };
@@ -206,7 +221,9 @@ impl Session {
             // Another node is writing this session too, and the previous local commit
             // just beat it: give its retry a head start, or this node's queue can starve
             // it (the queue's next commit starts from a known base, the retry does not).
-            let pause = rand::random_range(200..1500);
+            let mut b = [0u8; 2];
+            shared.random.fill(&mut b);
+            let pause = 200 + u64::from(u16::from_le_bytes(b)) % 1300;
             tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
         }
         if let Some(last) = lock.handoff().written.take() {
@@ -230,7 +247,9 @@ impl Session {
             let now = shared.clock.now();
             let absolute_expiration = match &expected {
                 Some(e) => e.absolute_expiration,
-                None => config.absolute_lifetime.map(|life| now + life),
+                None => config
+                    .absolute_lifetime
+                    .map(|life| now.saturating_add(to_time_duration(life))),
             };
             let entry = SessionEntry {
                 data: blob,
@@ -270,8 +289,9 @@ impl Session {
                         return Err(CommitError::Contention(config.commit_retries));
                     }
                     let next = match &current {
-                        Some(e) => SessionData::decode(&e.data).unwrap_or_else(|_| new_data()),
-                        None => new_data(),
+                        Some(e) => SessionData::decode(&e.data)
+                            .unwrap_or_else(|_| new_data(&*shared.random)),
+                        None => new_data(&*shared.random),
                     };
                     count_overwrites(shared, changes, &base, &next);
                     // Retry at once with what is stored now: a pause would only let the

@@ -127,7 +127,54 @@ impl Default for SessionConfig {
     }
 }
 
+/// A session setting that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionConfigError {
+    /// The cookie name is not an HTTP token.
+    #[error("invalid session cookie name {0:?}: use letters, digits and !#$%&'*+-.^_`|~")]
+    CookieName(String),
+    /// The cookie path holds control characters or `;`.
+    #[error("invalid session cookie path {0:?}")]
+    CookiePath(String),
+    /// The cookie domain holds control characters or `;`.
+    #[error("invalid session cookie domain {0:?}")]
+    CookieDomain(String),
+    /// A duration is zero where that cannot work, or longer than 100 years.
+    #[error("the session {0} must be longer than zero and at most 100 years")]
+    Duration(&'static str),
+}
+
+/// The longest duration a setting may have.
+const CENTURY: Duration = Duration::from_secs(36_525 * 24 * 3600);
+
 impl SessionConfig {
+    /// Checks every setting.
+    pub(crate) fn check(&self) -> Result<(), SessionConfigError> {
+        let c = &self.cookie;
+        if !is_token(&c.name) {
+            return Err(SessionConfigError::CookieName(c.name.clone()));
+        }
+        if !is_attribute_value(&c.path) {
+            return Err(SessionConfigError::CookiePath(c.path.clone()));
+        }
+        if let Some(domain) = c.domain.as_ref().filter(|d| !is_attribute_value(d)) {
+            return Err(SessionConfigError::CookieDomain(domain.clone()));
+        }
+        let durations = [
+            ("idle timeout", Some(self.idle_timeout)),
+            ("I/O timeout", Some(self.io_timeout)),
+            ("absolute lifetime", self.absolute_lifetime),
+            ("user index lifetime", self.user_index_ttl),
+        ];
+        for (name, d) in durations {
+            if d.is_some_and(|d| d.is_zero() || d > CENTURY) {
+                return Err(SessionConfigError::Duration(name));
+            }
+        }
+        Ok(())
+    }
+
     /// How long the user-to-session index lives.
     pub(crate) fn user_index_ttl(&self) -> Duration {
         self.user_index_ttl

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 use super::config::{CookieConfig, SameSite, SecurePolicy};
-use crate::Protector;
+use crate::protector::Protector;
 
 /// The purpose ASP.NET's session middleware protects its cookie with.
 pub const PURPOSE: &str = "SessionMiddleware";
@@ -26,7 +26,7 @@ pub(crate) enum CookieRejection {
 }
 
 /// Protects a session key into a cookie value (already URL-escaped).
-pub(crate) fn protect_key(protector: &Protector, key: &str) -> crate::Result<String> {
+pub(crate) fn protect_key(protector: &Protector, key: &str) -> crate::error::Result<String> {
     let protected = protector.protect(key.as_bytes())?;
     Ok(escape(&STANDARD_NO_PAD.encode(protected)))
 }

@@ -11,7 +11,8 @@ use super::data::{ID_LEN, SessionData};
 use super::shared::Shared;
 use super::stats::bump;
 use super::store::SessionEntry;
-use crate::StoreErrorKind;
+use crate::error::{StoreError, StoreErrorKind};
+use crate::random::RandomSource;
 
 /// The entry that records the user a session is bound to (see [`Session::bind_user`]).
 /// [`Session::keys`] does not list it.
@@ -23,13 +24,8 @@ pub const USER_ENTRY: &str = "__DataProtection.Session.User";
 pub enum SessionError {
     /// The session could not be loaded for this request (the store failed or timed out);
     /// the error was logged. Changes made in this request are not saved.
-    #[error("the session is unavailable: {message}")]
-    Unavailable {
-        /// What kind of store failure it was.
-        kind: StoreErrorKind,
-        /// The store's error text.
-        message: String,
-    },
+    #[error("the session is unavailable: {0}")]
+    Unavailable(#[source] Arc<StoreError>),
     /// A value could not be converted to or from JSON.
     #[error("session value is not valid JSON for this type: {0}")]
     Json(#[from] serde_json::Error),
@@ -69,10 +65,7 @@ pub(crate) struct State {
 /// What the store gave at first access.
 pub(crate) enum Loaded {
     /// The store failed; the session cannot be used in this request.
-    Unavailable {
-        kind: StoreErrorKind,
-        message: String,
-    },
+    Unavailable(Arc<StoreError>),
     /// Nothing stored: a new session with this id.
     Fresh(SessionData),
     /// What is stored, and its contents (empty when unreadable).
@@ -123,19 +116,35 @@ impl Changes {
     }
 }
 
-pub(crate) fn new_key() -> String {
-    super::data::dotnet_guid(rand::random::<[u8; 16]>())
+/// A fresh random session key (a Guid, as ASP.NET makes them).
+pub(crate) fn new_key(random: &dyn RandomSource) -> String {
+    let mut bytes = [0u8; 16];
+    random.fill(&mut bytes);
+    super::data::dotnet_guid(bytes)
 }
 
-pub(crate) fn new_data() -> SessionData {
-    SessionData::new(rand::random::<[u8; ID_LEN]>())
+/// An empty session with a fresh random id.
+pub(crate) fn new_data(random: &dyn RandomSource) -> SessionData {
+    let mut id = [0u8; ID_LEN];
+    random.fill(&mut id);
+    SessionData::new(id)
+}
+
+impl SessionError {
+    /// For [`Unavailable`](Self::Unavailable): what kind of store failure it was.
+    pub fn store_error_kind(&self) -> Option<StoreErrorKind> {
+        match self {
+            Self::Unavailable(e) => Some(e.kind()),
+            Self::Json(_) => None,
+        }
+    }
 }
 
 impl Session {
     pub(crate) fn new(shared: Arc<Shared>, cookie_key: Option<String>) -> Self {
         let (key, key_is_new) = match &cookie_key {
             Some(k) => (k.clone(), false),
-            None => (new_key(), true),
+            None => (new_key(&*shared.random), true),
         };
         Self {
             inner: Arc::new(Inner {
@@ -173,12 +182,14 @@ impl Session {
         self.load().await.is_ok()
     }
 
+    /// What loading gave (loading now if needed).
+    pub(crate) async fn loaded_state(&self) -> &Loaded {
+        self.inner.loaded.get_or_init(|| self.fetch()).await
+    }
+
     pub(crate) async fn loaded(&self) -> Result<&SessionData, SessionError> {
-        match self.inner.loaded.get_or_init(|| self.fetch()).await {
-            Loaded::Unavailable { kind, message } => Err(SessionError::Unavailable {
-                kind: *kind,
-                message: message.clone(),
-            }),
+        match self.loaded_state().await {
+            Loaded::Unavailable(e) => Err(SessionError::Unavailable(e.clone())),
             Loaded::Fresh(data) | Loaded::Stored(_, data) => Ok(data),
         }
     }
@@ -186,39 +197,41 @@ impl Session {
     async fn fetch(&self) -> Loaded {
         let shared = &self.inner.shared;
         let Some(key) = &self.inner.cookie_key else {
-            return Loaded::Fresh(new_data());
+            return Loaded::Fresh(new_data(&*shared.random));
         };
         bump(&shared.stats.loads, 1);
         let now = shared.clock.now();
         match shared.timed("load", shared.store.load(key, now)).await {
-            Ok(Some(entry)) => {
-                let data = SessionData::decode(&entry.data).unwrap_or_else(|e| {
-                    tracing::warn!("stored session is unreadable ({e}); starting it afresh");
-                    new_data()
-                });
-                Loaded::Stored(entry, data)
-            }
+            Ok(Some(entry)) => match SessionData::decode(&entry.data) {
+                Ok(data) => Loaded::Stored(entry, data),
+                Err(e) => {
+                    tracing::warn!("stored session is unreadable ({e}); starting a new one");
+                    self.fresh()
+                }
+            },
             Ok(None) => {
                 tracing::debug!(
                     "session cookie names an expired or unknown session; starting a new one"
                 );
                 bump(&shared.stats.rejected_cookies, 1);
-                let mut state = self.state();
-                if !state.renew {
-                    state.key = new_key();
-                    state.key_is_new = true;
-                }
-                Loaded::Fresh(new_data())
+                self.fresh()
             }
             Err(e) => {
                 bump(&shared.stats.load_failures, 1);
                 tracing::error!("session unavailable for this request: loading it failed: {e}");
-                Loaded::Unavailable {
-                    kind: e.kind(),
-                    message: e.to_string(),
-                }
+                Loaded::Unavailable(Arc::new(e))
             }
         }
+    }
+
+    /// A new session under a new key. The key the cookie named is never reused for new data:
+    /// whoever planted that cookie (or kept a copy of it) must not share the new session.
+    fn fresh(&self) -> Loaded {
+        let random = &*self.inner.shared.random;
+        let mut state = self.state();
+        state.key = new_key(random);
+        state.key_is_new = true;
+        Loaded::Fresh(new_data(random))
     }
 
     fn change(&self, key: &str, value: Option<Vec<u8>>) {

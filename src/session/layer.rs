@@ -13,54 +13,87 @@ use http::header::{CACHE_CONTROL, EXPIRES, HeaderValue, PRAGMA, SET_COOKIE};
 use http::{Request, Response};
 
 use super::commit::{CommitError, CookieAction};
-use super::config::{SameSite, SecurePolicy, SessionConfig, is_attribute_value, is_token};
+use super::config::{SameSite, SecurePolicy, SessionConfig, SessionConfigError};
 use super::cookie;
 use super::handle::Session;
 use super::shared::Shared;
 use super::stats::{SessionStats, bump};
 use super::store::SessionStore;
-use crate::{Clock, DataProtection, SystemClock};
+use crate::clock::Clock;
+use crate::provider::DataProtection;
 
 /// Adds sessions to a service. Build it once; it is cheap to clone.
 ///
 /// ```no_run
-/// # async fn run(dp: data_protection::DataProtection) {
+/// # async fn run(dp: data_protection::DataProtection) -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
 /// use data_protection::session::{MemorySessionStore, SessionLayer};
 ///
-/// let sessions = SessionLayer::new(&dp, MemorySessionStore::new())
-///     .idle_timeout(Duration::from_secs(20 * 60));
-/// # let _ = sessions; }
+/// let sessions = SessionLayer::builder(&dp, MemorySessionStore::new())
+///     .idle_timeout(Duration::from_secs(20 * 60))
+///     .cookie_name("myapp.session")
+///     .build()?;
+/// # let _ = sessions; Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct SessionLayer {
-    config: SessionConfig,
-    dp: DataProtection,
-    store: Arc<dyn SessionStore>,
-    clock: Arc<dyn Clock>,
-    on_commit_error: Option<super::shared::CommitHook>,
-    /// Built on first use so that every setter applies; shared by all services.
-    shared: Arc<std::sync::OnceLock<Arc<Shared>>>,
+    shared: Arc<Shared>,
 }
 
 impl fmt::Debug for SessionLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionLayer {
+    /// Sessions with ASP.NET Core's defaults, whose cookie is protected by `dp` (purposes
+    /// [application name, `SessionMiddleware`]) and whose data lives in `store`. `dp` may be
+    /// given by value or by reference. [`builder`](Self::builder) changes the settings.
+    pub fn new(dp: impl Borrow<DataProtection>, store: impl SessionStore + 'static) -> Self {
+        Self::builder(dp, store)
+            .build()
+            .unwrap_or_else(|_| unreachable!("the default settings are valid"))
+    }
+
+    /// Starts configuring sessions on `dp` and `store`.
+    pub fn builder(
+        dp: impl Borrow<DataProtection>,
+        store: impl SessionStore + 'static,
+    ) -> SessionLayerBuilder {
+        SessionLayerBuilder::with_shared_store(dp, Arc::new(store))
+    }
+
+    /// What the layer has done so far (all services made from this layer).
+    pub fn stats(&self) -> SessionStats {
+        self.shared.stats.snapshot()
+    }
+}
+
+/// Configures a [`SessionLayer`]; every setting has ASP.NET Core's default, and
+/// [`build`](Self::build) checks them all.
+#[must_use = "call build() to get the layer"]
+pub struct SessionLayerBuilder {
+    config: SessionConfig,
+    dp: DataProtection,
+    store: Arc<dyn SessionStore>,
+    clock: Option<Arc<dyn Clock>>,
+    on_commit_error: Option<super::shared::CommitHook>,
+}
+
+impl fmt::Debug for SessionLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionLayerBuilder")
             .field("config", &self.config)
             .field("store", &self.store.describe())
             .finish_non_exhaustive()
     }
 }
 
-impl SessionLayer {
-    /// Sessions whose cookie is protected by `dp` (purposes [application name,
-    /// `SessionMiddleware`], as ASP.NET) and whose data lives in `store`. `dp` may be
-    /// given by value or by reference.
-    pub fn new(dp: impl Borrow<DataProtection>, store: impl SessionStore + 'static) -> Self {
-        Self::with_shared_store(dp, Arc::new(store))
-    }
-
-    /// Like [`new`](Self::new) with a store shared with other code.
+impl SessionLayerBuilder {
+    /// Like [`SessionLayer::builder`] with a store shared with other code.
     pub fn with_shared_store(
         dp: impl Borrow<DataProtection>,
         store: Arc<dyn SessionStore>,
@@ -69,149 +102,134 @@ impl SessionLayer {
             config: SessionConfig::default(),
             dp: dp.borrow().clone(),
             store,
-            clock: Arc::new(SystemClock),
+            clock: None,
             on_commit_error: None,
-            shared: Arc::default(),
         }
     }
 
-    fn edit(mut self, f: impl FnOnce(&mut SessionConfig)) -> Self {
-        f(&mut self.config);
-        self.shared = Arc::default();
+    /// Sliding expiration of a session (default 20 minutes): every request restarts it.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
         self
     }
 
-    /// Sliding expiration of a session (default 20 minutes): every request restarts it.
-    pub fn idle_timeout(self, timeout: Duration) -> Self {
-        self.edit(|c| c.idle_timeout = timeout)
-    }
-
     /// Maximum life of a session from its creation, however active (default none).
-    pub fn absolute_lifetime(self, lifetime: Duration) -> Self {
-        self.edit(|c| c.absolute_lifetime = Some(lifetime))
+    pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.absolute_lifetime = Some(lifetime);
+        self
     }
 
     /// Timeout of a session load and of a commit (default 1 minute). A load that times out
     /// makes the session unavailable for that request; the request still completes.
-    pub fn io_timeout(self, timeout: Duration) -> Self {
-        self.edit(|c| c.io_timeout = timeout)
+    pub fn io_timeout(mut self, timeout: Duration) -> Self {
+        self.config.io_timeout = timeout;
+        self
     }
 
     /// How many times a commit re-applies its changes after a concurrent write (default
     /// 16).
-    pub fn commit_retries(self, retries: u32) -> Self {
-        self.edit(|c| c.commit_retries = retries)
+    pub fn commit_retries(mut self, retries: u32) -> Self {
+        self.config.commit_retries = retries;
+        self
     }
 
     /// Lifetime of a user's session index (see [`Session::bind_user`]); default the
     /// absolute lifetime, else 30 days.
-    pub fn user_index_ttl(self, ttl: Duration) -> Self {
-        self.edit(|c| c.user_index_ttl = Some(ttl))
+    pub fn user_index_ttl(mut self, ttl: Duration) -> Self {
+        self.config.user_index_ttl = Some(ttl);
+        self
     }
 
-    /// The cookie name (default `.AspNetCore.Session`).
-    ///
-    /// # Panics
-    /// If `name` is not an HTTP token (letters, digits and ``!#$%&'*+-.^_`|~``).
-    pub fn cookie_name(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        assert!(is_token(&name), "invalid session cookie name {name:?}");
-        self.edit(|c| c.cookie.name = name)
+    /// The cookie name (default `.AspNetCore.Session`); an HTTP token (letters, digits and
+    /// ``!#$%&'*+-.^_`|~``), checked by [`build`](Self::build).
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.config.cookie.name = name.into();
+        self
     }
 
-    /// The cookie path (default `/`).
-    ///
-    /// # Panics
-    /// If `path` holds control characters or `;`.
-    pub fn cookie_path(self, path: impl Into<String>) -> Self {
-        let path = path.into();
-        assert!(
-            is_attribute_value(&path),
-            "invalid session cookie path {path:?}"
-        );
-        self.edit(|c| c.cookie.path = path)
+    /// The cookie path (default `/`); no control characters or `;`.
+    pub fn cookie_path(mut self, path: impl Into<String>) -> Self {
+        self.config.cookie.path = path.into();
+        self
     }
 
-    /// The cookie domain (default none: the request's host only).
-    ///
-    /// # Panics
-    /// If `domain` holds control characters or `;`.
-    pub fn cookie_domain(self, domain: impl Into<String>) -> Self {
-        let domain = domain.into();
-        assert!(
-            is_attribute_value(&domain),
-            "invalid session cookie domain {domain:?}"
-        );
-        self.edit(|c| c.cookie.domain = Some(domain))
+    /// The cookie domain (default none: the request's host only); no control characters
+    /// or `;`.
+    pub fn cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.config.cookie.domain = Some(domain.into());
+        self
     }
 
     /// When the cookie is marked `Secure` (default: when the request is HTTPS).
-    pub fn secure(self, policy: SecurePolicy) -> Self {
-        self.edit(|c| c.cookie.secure = policy)
+    pub fn secure(mut self, policy: SecurePolicy) -> Self {
+        self.config.cookie.secure = policy;
+        self
     }
 
     /// The cookie's `SameSite` attribute (default `Lax`).
-    pub fn same_site(self, same_site: SameSite) -> Self {
-        self.edit(|c| c.cookie.same_site = same_site)
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.config.cookie.same_site = same_site;
+        self
     }
 
     /// Whether the cookie is `HttpOnly` (default true).
     ///
     /// # Warning
     /// Without it, scripts on the page can read the session cookie.
-    pub fn http_only(self, http_only: bool) -> Self {
-        self.edit(|c| c.cookie.http_only = http_only)
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.config.cookie.http_only = http_only;
+        self
     }
 
     /// Marks the cookie essential: it is sent even without consent (default false).
-    pub fn essential(self, essential: bool) -> Self {
-        self.edit(|c| c.cookie.essential = essential)
+    pub fn essential(mut self, essential: bool) -> Self {
+        self.config.cookie.essential = essential;
+        self
     }
 
     /// Requires consent for non-essential cookies: `check` reads the request headers and
     /// says whether the user consented. Without consent a new session is not established
     /// (no cookie, nothing saved) unless the cookie is [`essential`](Self::essential).
     pub fn require_consent(
-        self,
+        mut self,
         check: impl Fn(&http::HeaderMap) -> bool + Send + Sync + 'static,
     ) -> Self {
-        let check: super::config::ConsentCheck = Arc::new(check);
-        self.edit(|c| c.cookie.consent = Some(check))
+        self.config.cookie.consent = Some(Arc::new(check));
+        self
     }
 
-    /// The clock expirations are computed with (default the system clock).
+    /// The clock expirations are computed with (default: the provider's clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self.shared = Arc::default();
+        self.clock = Some(clock);
         self
     }
 
     /// Called with every commit error (after it is logged and before the response leaves).
     pub fn on_commit_error(mut self, hook: impl Fn(&CommitError) + Send + Sync + 'static) -> Self {
         self.on_commit_error = Some(Arc::new(hook));
-        self.shared = Arc::default();
         self
     }
 
-    /// What the layer has done so far (all services made from this layer).
-    pub fn stats(&self) -> SessionStats {
-        self.shared().stats.snapshot()
-    }
-
-    fn shared(&self) -> Arc<Shared> {
-        self.shared
-            .get_or_init(|| {
-                Arc::new(Shared {
-                    config: self.config.clone(),
-                    protector: self.dp.protector([cookie::PURPOSE]),
-                    store: self.store.clone(),
-                    clock: self.clock.clone(),
-                    stats: Default::default(),
-                    locks: Default::default(),
-                    on_commit_error: self.on_commit_error.clone(),
-                })
-            })
-            .clone()
+    /// Checks the settings and makes the layer.
+    ///
+    /// # Errors
+    /// [`SessionConfigError`] for a cookie name that is not an HTTP token, a path or domain
+    /// with control characters or `;`, or a duration that is zero (idle timeout, I/O timeout)
+    /// or longer than 100 years.
+    pub fn build(self) -> Result<SessionLayer, SessionConfigError> {
+        self.config.check()?;
+        Ok(SessionLayer {
+            shared: Arc::new(Shared {
+                protector: self.dp.protector([cookie::PURPOSE]),
+                store: self.store,
+                clock: self.clock.unwrap_or_else(|| self.dp.shared_clock()),
+                random: self.dp.random(),
+                config: self.config,
+                stats: Default::default(),
+                locks: Default::default(),
+                on_commit_error: self.on_commit_error,
+            }),
+        })
     }
 }
 
@@ -221,7 +239,7 @@ impl<S> tower_layer::Layer<S> for SessionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
             inner,
-            shared: self.shared(),
+            shared: self.shared.clone(),
         }
     }
 }

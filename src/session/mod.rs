@@ -18,8 +18,10 @@
 //!     Ok(format!("visits: {n}"))
 //! }
 //!
-//! let sessions = SessionLayer::new(&dp, MemorySessionStore::new())
-//!     .idle_timeout(Duration::from_secs(20 * 60));
+//! let sessions = SessionLayer::builder(&dp, MemorySessionStore::new())
+//!     .idle_timeout(Duration::from_secs(20 * 60))
+//!     .build()
+//!     .expect("valid settings");
 //! let app: axum::Router = axum::Router::new()
 //!     .route("/", axum::routing::get(handler))
 //!     .layer(sessions);
@@ -62,14 +64,14 @@ pub use self::axum::MissingSessionLayer;
 pub use commit::CommitError;
 pub use config::{
     ConsentCheck, CookieConfig, DEFAULT_COMMIT_RETRIES, DEFAULT_COOKIE_NAME, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_IO_TIMEOUT, DEFAULT_USER_INDEX_TTL, SameSite, SecurePolicy,
+    DEFAULT_IO_TIMEOUT, DEFAULT_USER_INDEX_TTL, SameSite, SecurePolicy, SessionConfigError,
 };
 pub use cookie::{PURPOSE, SESSION_KEY_LEN};
 pub use data::{
     DecodeError, EncodeError, ID_LEN, MAX_ENTRIES, SERIALIZATION_REVISION, SessionData,
 };
 pub use handle::{Session, SessionError, USER_ENTRY};
-pub use layer::{SessionFuture, SessionLayer, SessionService};
+pub use layer::{SessionFuture, SessionLayer, SessionLayerBuilder, SessionService};
 pub use stats::SessionStats;
 pub use store::{Expected, MemorySessionStore, SaveOutcome, SessionEntry, SessionStore};
 #[cfg(feature = "redis")]

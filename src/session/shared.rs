@@ -9,7 +9,10 @@ use super::config::SessionConfig;
 use super::locks::KeyedLocks;
 use super::stats::Counters;
 use super::store::SessionStore;
-use crate::{Clock, Protector, StoreError, StoreErrorKind};
+use crate::clock::Clock;
+use crate::error::{StoreError, StoreErrorKind};
+use crate::protector::Protector;
+use crate::random::RandomSource;
 
 /// Called with every failed commit, after it was logged.
 pub(crate) type CommitHook = Arc<dyn Fn(&CommitError) + Send + Sync>;
@@ -19,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) protector: Protector,
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Session keys and ids.
+    pub(crate) random: Arc<dyn RandomSource>,
     pub(crate) stats: Counters,
     pub(crate) locks: KeyedLocks,
     pub(crate) on_commit_error: Option<CommitHook>,

@@ -4,6 +4,14 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 /// Ticks (100 ns) between 0001-01-01T00:00:00Z and the Unix epoch.
 const UNIX_EPOCH_TICKS: i128 = 621_355_968_000_000_000;
+/// Ticks of 9999-12-31T23:59:59.9999999Z, the last instant .NET's `DateTimeOffset` holds.
+const MAX_TICKS: i128 = 0x2bca_2875_f437_3fff;
+
+/// Whether .NET's `DateTimeOffset` can hold the instant (years 1 to 9999 in UTC). Dates
+/// outside that range are rejected wherever they come from (a stored element, a user).
+pub(crate) fn in_dotnet_range(dt: OffsetDateTime) -> bool {
+    (0..=MAX_TICKS).contains(&to_ticks(dt))
+}
 
 /// Formats as `yyyy-MM-ddTHH:mm:ss[.fffffff]` (at most 7 digits, trailing zeros trimmed) and
 /// `Z` for UTC or `±hh:mm`.
@@ -38,7 +46,8 @@ pub(crate) fn format(dt: OffsetDateTime) -> String {
 
 /// `yyyyMMddTHHmmssFFFFFFFZ` of the instant in UTC (.NET's mass-revocation file names).
 pub(crate) fn format_basic_utc(dt: OffsetDateTime) -> String {
-    let utc = dt.to_offset(UtcOffset::UTC);
+    // Out of range only for instants `parse` and the public API never let through.
+    let utc = dt.checked_to_offset(UtcOffset::UTC).unwrap_or(dt);
     let mut s = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}",
         utc.year(),
@@ -124,7 +133,8 @@ pub(crate) fn parse(text: &str) -> Option<OffsetDateTime> {
             UtcOffset::from_hms(sign * h, sign * m, 0).ok()?
         }
     };
-    Some(PrimitiveDateTime::new(date, time).assume_offset(offset))
+    let dt = PrimitiveDateTime::new(date, time).assume_offset(offset);
+    in_dotnet_range(dt).then_some(dt)
 }
 
 /// .NET `UtcTicks` of an instant.
@@ -195,6 +205,8 @@ mod tests {
             "x015-01-01T00:00:00Z",
             "2015-01-01T00:00:00Zjunk",
             "+015-01-01T00:00:00Z",
+            "9999-12-31T23:00:00-05:00",
+            "0001-01-01T00:30:00+01:00",
         ] {
             assert!(parse(bad).is_none(), "{bad}");
         }

@@ -1,5 +1,9 @@
 //! `dpkeys` run as a user runs it: the built binary, real stores, exit codes and output.
 #![cfg(feature = "cli")]
+#![allow(
+    unreachable_pub,
+    reason = "helpers are `pub` to be shared between the modules of this one test binary"
+)]
 
 #[path = "../integration/backends.rs"]
 mod backends;

@@ -1,4 +1,8 @@
 //! Integration tests: one binary, one module per area.
+#![allow(
+    unreachable_pub,
+    reason = "helpers are `pub` to be shared between the modules of this one test binary"
+)]
 
 mod backends;
 #[cfg(feature = "object-store")]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use data_protection::repository::{DirectoryRepository, MemoryRepository, conformance};
-use data_protection::{DataProtection, Error, KeyStatus};
+use data_protection::{DataProtection, Error, KeyStatus, RingProblem};
 
 #[tokio::test]
 async fn memory_store_conforms() {
@@ -80,7 +80,9 @@ async fn bad_files_are_reported_but_never_stop_the_other_keys() {
     assert_eq!(p.unprotect(&token).unwrap(), b"still fine");
     let problems = dp.problems();
     assert!(
-        problems.iter().any(|p| p.contains("key-garbage")),
+        problems
+            .iter()
+            .any(|p| p.to_string().contains("key-garbage")),
         "{problems:?}"
     );
     let odd = dp
@@ -89,7 +91,24 @@ async fn bad_files_are_reported_but_never_stop_the_other_keys() {
         .find(|k| k.id.to_string().starts_with("11111111"))
         .unwrap();
     assert_eq!(odd.status, KeyStatus::Unreadable);
-    assert!(!odd.is_default);
+    // Older than the propagation window, it is the key every node picks as default. This node
+    // cannot read it: fail closed, no protect, no replacement key (that would fork the ring),
+    // and the problem is reported; the other keys still unprotect.
+    assert!(odd.is_default);
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, RingProblem::UnreadableDefaultKey { id, .. } if *id == odd.id)),
+        "{problems:?}"
+    );
+    assert!(matches!(
+        p.protect(b"new"),
+        Err(Error::DefaultKeyUnreadable { id, .. }) if id == odd.id
+    ));
+    let outcome = dp.ensure_key().await.unwrap();
+    assert_eq!(outcome.created, None);
+    assert_eq!(outcome.blocked_by_unreadable, Some(odd.id));
+    assert_eq!(dp.keys().len(), 2, "no key was created");
 
     // A revocation that cannot be read makes the new ring untrustworthy: refresh fails and
     // the ring already loaded stays in use.
@@ -98,7 +117,10 @@ async fn bad_files_are_reported_but_never_stop_the_other_keys() {
         "<revocation><key id='not-a-guid'/></revocation>",
     )
     .unwrap();
-    assert!(matches!(dp.refresh().await, Err(Error::InvalidKeyRing(_))));
+    assert!(matches!(
+        dp.refresh().await,
+        Err(Error::InvalidKeyRing { .. })
+    ));
     assert_eq!(p.unprotect(&token).unwrap(), b"still fine");
 }
 

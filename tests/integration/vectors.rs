@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-use data_protection::{InsecureSequentialRandom, TIME_LIMITED_PURPOSE};
+use data_protection::TIME_LIMITED_PURPOSE;
+use data_protection::testing::InsecureSequentialRandom;
 use time::macros::datetime;
 
 use crate::common::*;

@@ -50,7 +50,10 @@ async fn redis_paused_then_killed_answers_within_the_io_timeout_and_recovers() {
         .build()
         .await
         .unwrap();
-    let layer = SessionLayer::new(&dp, store).io_timeout(IO_TIMEOUT);
+    let layer = SessionLayer::builder(&dp, store)
+        .io_timeout(IO_TIMEOUT)
+        .build()
+        .unwrap();
     let addr = serve(router(layer.clone())).await;
     let b = Browser::new(addr);
     assert_eq!(b.text("/counter").await, "1");

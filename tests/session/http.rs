@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use data_protection::session::{
-    MemorySessionStore, SameSite, SecurePolicy, SessionLayer, SessionStore,
+    MemorySessionStore, SameSite, SecurePolicy, SessionLayer, SessionLayerBuilder, SessionStore,
 };
 use data_protection::{DataProtection, ManualClock};
 use time::OffsetDateTime;
@@ -19,15 +19,15 @@ async fn setup(dir: &std::path::Path) -> (DataProtection, Arc<MemorySessionStore
     (dp, Arc::new(MemorySessionStore::new()))
 }
 
-fn layer(dp: &DataProtection, store: &Arc<MemorySessionStore>) -> SessionLayer {
-    SessionLayer::with_shared_store(dp, store.clone())
+fn layer(dp: &DataProtection, store: &Arc<MemorySessionStore>) -> SessionLayerBuilder {
+    SessionLayerBuilder::with_shared_store(dp, store.clone())
 }
 
 #[tokio::test]
 async fn no_cookie_until_the_session_holds_data_then_aspnet_attributes_and_headers() {
     let dir = tempfile::tempdir().unwrap();
     let (dp, store) = setup(dir.path()).await;
-    let addr = serve(router(layer(&dp, &store))).await;
+    let addr = serve(router(layer(&dp, &store).build().unwrap())).await;
     let b = Browser::new(addr);
 
     for path in ["/noop", "/get/x", "/keys"] {
@@ -85,7 +85,9 @@ async fn cookie_options_are_applied() {
         .cookie_domain("example.test")
         .secure(SecurePolicy::Always)
         .same_site(SameSite::Strict)
-        .http_only(false);
+        .http_only(false)
+        .build()
+        .unwrap();
     let addr = serve(router(l)).await;
     let r = Browser::new(addr).post("/set/a/1").await;
     let c = &set_cookies(&r)[0];
@@ -100,7 +102,7 @@ async fn cookie_options_are_applied() {
 async fn counter_helpers_json_keys_remove_clear_and_a_stable_id() {
     let dir = tempfile::tempdir().unwrap();
     let (dp, store) = setup(dir.path()).await;
-    let addr = serve(router(layer(&dp, &store))).await;
+    let addr = serve(router(layer(&dp, &store).build().unwrap())).await;
     let (b1, b2) = (Browser::new(addr), Browser::new(addr));
     for n in 1..=3 {
         assert_eq!(b1.text("/counter").await, n.to_string());
@@ -137,7 +139,7 @@ async fn idle_timeout_slides_and_absolute_lifetime_caps() {
     let (dp, store) = setup(dir.path()).await;
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let minutes = |m: i64| time::Duration::minutes(m);
-    let l = layer(&dp, &store).clock(clock.clone());
+    let l = layer(&dp, &store).clock(clock.clone()).build().unwrap();
     let addr = serve(router(l)).await;
     let b = Browser::new(addr);
     assert_eq!(b.text("/counter").await, "1");
@@ -172,7 +174,9 @@ async fn idle_timeout_slides_and_absolute_lifetime_caps() {
 
     let l = layer(&dp, &store)
         .clock(clock.clone())
-        .absolute_lifetime(Duration::from_secs(3600));
+        .absolute_lifetime(Duration::from_secs(3600))
+        .build()
+        .unwrap();
     let addr = serve(router(l)).await;
     let b = Browser::new(addr);
     assert_eq!(b.text("/counter").await, "1");
@@ -192,7 +196,7 @@ async fn idle_timeout_slides_and_absolute_lifetime_caps() {
 async fn every_kind_of_bad_cookie_starts_a_new_session_silently() {
     let dir = tempfile::tempdir().unwrap();
     let (dp, store) = setup(dir.path()).await;
-    let l = layer(&dp, &store);
+    let l = layer(&dp, &store).build().unwrap();
     let addr = serve(router(l.clone())).await;
     let b = Browser::new(addr);
     assert_eq!(b.text("/counter").await, "1");
@@ -286,7 +290,7 @@ fn flip_last_char(value: &str) -> String {
 async fn a_cookie_protected_with_a_rotated_out_key_still_works() {
     let dir = tempfile::tempdir().unwrap();
     let (dp, store) = setup(dir.path()).await;
-    let addr = serve(router(layer(&dp, &store))).await;
+    let addr = serve(router(layer(&dp, &store).build().unwrap())).await;
     let old = Browser::new(addr);
     assert_eq!(old.text("/counter").await, "1");
     let old_key = dp.default_key().unwrap();
@@ -327,7 +331,7 @@ async fn a_cookie_protected_with_a_rotated_out_key_still_works() {
 async fn renew_moves_the_data_to_a_new_key_and_deletes_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
     let (dp, store) = setup(dir.path()).await;
-    let addr = serve(router(layer(&dp, &store))).await;
+    let addr = serve(router(layer(&dp, &store).build().unwrap())).await;
     let b = Browser::new(addr);
     assert_eq!(b.text("/counter").await, "1");
     let before = b.session_cookie().unwrap();
@@ -350,7 +354,7 @@ async fn renew_moves_the_data_to_a_new_key_and_deletes_the_old_one() {
 async fn destroy_deletes_the_session_and_expires_the_cookie() {
     let dir = tempfile::tempdir().unwrap();
     let (dp, store) = setup(dir.path()).await;
-    let addr = serve(router(layer(&dp, &store))).await;
+    let addr = serve(router(layer(&dp, &store).build().unwrap())).await;
     let b = Browser::new(addr);
     b.text("/counter").await;
     let cookie = b.session_cookie().unwrap();
@@ -372,7 +376,10 @@ async fn without_consent_a_non_essential_session_is_not_established() {
     let dir = tempfile::tempdir().unwrap();
     let (dp, store) = setup(dir.path()).await;
     let consent = |h: &http::HeaderMap| h.contains_key("x-consent");
-    let addr = serve(router(layer(&dp, &store).require_consent(consent))).await;
+    let addr = serve(router(
+        layer(&dp, &store).require_consent(consent).build().unwrap(),
+    ))
+    .await;
     let b = Browser::new(addr);
     let r = b.post("/set/a/1").await;
     assert!(set_cookies(&r).is_empty(), "no consent, no cookie");
@@ -386,7 +393,11 @@ async fn without_consent_a_non_essential_session_is_not_established() {
         .unwrap();
     assert_eq!(set_cookies(&r).len(), 1, "consent given");
 
-    let essential = layer(&dp, &store).require_consent(consent).essential(true);
+    let essential = layer(&dp, &store)
+        .require_consent(consent)
+        .essential(true)
+        .build()
+        .unwrap();
     let r = Browser::new(serve(router(essential)).await)
         .post("/set/a/1")
         .await;
@@ -403,9 +414,12 @@ async fn a_failed_commit_reaches_the_response_extensions_and_the_hook() {
     let (dp, store) = setup(dir.path()).await;
     let failures = Arc::new(AtomicUsize::new(0));
     let seen = failures.clone();
-    let l = layer(&dp, &store).on_commit_error(move |_| {
-        seen.fetch_add(1, Ordering::SeqCst);
-    });
+    let l = layer(&dp, &store)
+        .on_commit_error(move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
     let b = Browser::new(serve(router(l.clone())).await);
     let r = b.post("/huge-key").await;
     assert_eq!(r.status(), 200, "the handler's answer is kept");

@@ -1,6 +1,10 @@
 //! Session layer tests: real HTTP (axum + reqwest), stores, interop vectors, concurrency,
 //! processes sharing Redis, faults. Redis tests need the servers of `scripts/backends.sh`.
 #![cfg(all(feature = "session", feature = "axum"))]
+#![allow(
+    unreachable_pub,
+    reason = "helpers are `pub` to be shared between the modules of this one test binary"
+)]
 
 mod app;
 #[path = "../integration/backends.rs"]

@@ -15,11 +15,11 @@ async fn memory_store_passes_the_conformance_suite() {
 }
 
 fn entry(sliding_secs: u64) -> SessionEntry {
-    SessionEntry {
-        data: SessionData::new([0; 16]).encode().unwrap(),
-        absolute_expiration: None,
-        sliding_expiration: Some(Duration::from_secs(sliding_secs)),
-    }
+    SessionEntry::new(
+        SessionData::new([0; 16]).encode().unwrap(),
+        None,
+        Some(Duration::from_secs(sliding_secs)),
+    )
 }
 
 #[tokio::test]

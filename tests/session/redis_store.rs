@@ -60,11 +60,7 @@ async fn what_the_store_writes_is_the_aspnet_layout_byte_for_byte() {
         "instance name prefix"
     );
 
-    let entry = SessionEntry {
-        data: v.blob.clone(),
-        absolute_expiration: None,
-        sliding_expiration: Some(Duration::from_secs(20 * 60)),
-    };
+    let entry = SessionEntry::new(v.blob.clone(), None, Some(Duration::from_secs(20 * 60)));
     let now = OffsetDateTime::now_utc();
     store
         .save(&v.session_key, &entry, Expected::Absent, now)
@@ -178,7 +174,10 @@ async fn sessions_and_user_binding_work_on_the_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let dp = ring(dir.path(), "ClusterApp").build().await.unwrap();
     let store = RedisSessionStore::cluster(cluster_urls()).await.unwrap();
-    let l = SessionLayer::new(&dp, store).user_index_ttl(Duration::from_secs(60));
+    let l = SessionLayer::builder(&dp, store)
+        .user_index_ttl(Duration::from_secs(60))
+        .build()
+        .unwrap();
     let addr = serve(router(l)).await;
     let user = unique("carol");
     let browsers: Vec<_> = (0..6).map(|_| Browser::new(addr)).collect();

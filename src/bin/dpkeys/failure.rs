@@ -6,14 +6,14 @@ use data_protection::{Error, StoreErrorKind};
 
 /// A failed command: what to print on stderr, and the exit code.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     code: u8,
     message: String,
 }
 
 impl Failure {
     /// Usage or configuration error (exit 2).
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self {
             code: 2,
             message: message.into(),
@@ -21,7 +21,7 @@ impl Failure {
     }
 
     /// The operation failed (exit 1).
-    pub fn failed(message: impl Into<String>) -> Self {
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
         Self {
             code: 1,
             message: message.into(),
@@ -29,7 +29,7 @@ impl Failure {
     }
 
     /// Prints the message and gives the exit code.
-    pub fn report(self) -> ExitCode {
+    pub(crate) fn report(self) -> ExitCode {
         eprintln!("dpkeys: error: {}", self.message);
         ExitCode::from(self.code)
     }

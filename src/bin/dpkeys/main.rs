@@ -3,9 +3,8 @@
 //! Run `dpkeys --help`; the README has the scheduling recipes (cron, Kubernetes, systemd).
 
 mod args;
+mod commands;
 mod failure;
-mod keys;
-mod tokens;
 mod units;
 
 use std::process::ExitCode;
@@ -38,17 +37,21 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let store = open_store(cli.store.as_deref())?;
     match &cli.command {
-        Command::List => keys::list(&connect(&cli, store).await?, cli.json),
-        Command::Ensure => keys::ensure(&connect(&cli, store).await?, cli.json).await,
-        Command::Rotate(a) => keys::rotate(&connect(&cli, store).await?, a, cli.json).await,
-        Command::Revoke(a) => keys::revoke(&connect(&cli, store).await?, a, cli.json).await,
-        Command::Prune(a) => keys::prune(&connect(&cli, store).await?, a, cli.json).await,
-        Command::Check => keys::check(&connect(&cli, store).await?, cli.json).await,
-        Command::Copy(a) => {
-            keys::copy(store, open_store(Some(&a.to))?, cli.timeout, cli.json).await
+        Command::List => commands::list::run(&connect(&cli, store).await?, cli.json),
+        Command::Ensure => commands::ensure::run(&connect(&cli, store).await?, cli.json).await,
+        Command::Rotate(a) => {
+            commands::rotate::run(&connect(&cli, store).await?, a, cli.json).await
         }
-        Command::Protect(a) => tokens::protect(&connect(&cli, store).await?, a),
-        Command::Unprotect(a) => tokens::unprotect(&connect(&cli, store).await?, a).await,
+        Command::Revoke(a) => {
+            commands::revoke::run(&connect(&cli, store).await?, a, cli.json).await
+        }
+        Command::Prune(a) => commands::prune::run(&connect(&cli, store).await?, a, cli.json).await,
+        Command::Check => commands::check::run(&connect(&cli, store).await?, cli.json).await,
+        Command::Copy(a) => {
+            commands::copy::run(store, open_store(Some(&a.to))?, cli.timeout, cli.json).await
+        }
+        Command::Protect(a) => commands::protect::run(&connect(&cli, store).await?, a),
+        Command::Unprotect(a) => commands::unprotect::run(&connect(&cli, store).await?, a).await,
     }
 }
 

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Parses `90d`, `12h`, `30m`, `45s`, `2w`, or a sequence such as `1d12h`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad =
         || format!("invalid duration {text:?}: use a number and a unit, like 90d, 12h, 30m, 45s");
     let mut total: u64 = 0;
@@ -39,31 +39,31 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Parses an RFC 3339 date such as `2026-01-31T00:00:00Z`.
-pub fn parse_date(text: &str) -> Result<OffsetDateTime, String> {
+pub(crate) fn parse_date(text: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|e| {
         format!("invalid date {text:?} ({e}): use RFC 3339, like 2026-01-31T00:00:00Z")
     })
 }
 
 /// Formats a date as RFC 3339 in UTC.
-pub fn format_date(date: OffsetDateTime) -> String {
+pub(crate) fn format_date(date: OffsetDateTime) -> String {
     date.to_offset(time::UtcOffset::UTC)
         .format(&Rfc3339)
         .unwrap_or_else(|_| date.to_string())
 }
 
 /// Formats a date as RFC 3339 in UTC, to the second (for tables).
-pub fn format_date_short(date: OffsetDateTime) -> String {
+pub(crate) fn format_date_short(date: OffsetDateTime) -> String {
     format_date(date.replace_nanosecond(0).unwrap_or(date))
 }
 
 /// Lowercase hex.
-pub fn to_hex(bytes: &[u8]) -> String {
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Decodes hex, ignoring whitespace.
-pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn from_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if !digits.len().is_multiple_of(2) {
         return Err("hex input has an odd number of digits".into());

@@ -3,9 +3,9 @@
 
 use zeroize::Zeroizing;
 
+use crate::error::{StoreError, StoreErrorKind};
 use crate::repository::{StoreOutcome, StoredElement, element_name};
 use crate::xml::{Node, XmlElement};
-use crate::{StoreError, StoreErrorKind};
 
 const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>";
 const ROOT: &str = "repository";

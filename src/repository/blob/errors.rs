@@ -5,7 +5,7 @@ use std::fmt;
 
 use object_store::client::{HttpError, HttpErrorKind};
 
-use crate::{StoreError, StoreErrorKind};
+use crate::error::{StoreError, StoreErrorKind};
 
 /// What the store was doing, for the message and for the meaning of "not found".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,10 +14,10 @@ use zeroize::Zeroizing;
 
 use super::document::Document;
 use super::single_blob::backoff;
+use crate::error::{StoreError, StoreErrorKind};
 use crate::repository::directory::{create_private_dir, sync_dir, write_new_file};
 use crate::repository::{StoreOutcome, StoredElement};
 use crate::xml::XmlElement;
-use crate::{StoreError, StoreErrorKind};
 
 /// How long a writer waits for another writer's lock.
 const LOCK_WAIT: Duration = Duration::from_secs(10);

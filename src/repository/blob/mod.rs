@@ -28,7 +28,7 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 
 use super::{DirectoryRepository, StoreOutcome, StoredElement, XmlRepository};
-use crate::StoreError;
+use crate::error::StoreError;
 use crate::xml::XmlElement;
 
 /// How the elements are laid out in the store.
@@ -92,7 +92,7 @@ impl BlobRepository {
     ///
     /// The single-blob layout needs conditional updates (`PutMode::Update`); stores without
     /// them (`LocalFileSystem`) refuse writes with an
-    /// [`Unsupported`](crate::StoreErrorKind::Unsupported) error: use a `file://` URL with
+    /// [`Unsupported`](crate::error::StoreErrorKind::Unsupported) error: use a `file://` URL with
     /// [`from_url`](Self::from_url) for a local single blob.
     pub fn new(store: Arc<dyn ObjectStore>, path: &str, layout: BlobLayout) -> Self {
         let description = format!("{store} {path:?} ({})", layout.label());
@@ -143,10 +143,10 @@ impl BlobRepository {
     /// Nothing is contacted here.
     ///
     /// # Errors
-    /// [`Error::Config`](crate::Error::Config) for a malformed URL, an unknown scheme or
+    /// [`Error::Config`](crate::error::Error::Config) for a malformed URL, an unknown scheme or
     /// layout, or settings the store's client refuses (an Azure URL without an account name,
     /// for instance).
-    pub fn from_url(url: &str) -> Result<Self, crate::Error> {
+    pub fn from_url(url: &str) -> Result<Self, crate::error::Error> {
         Self::from_url_with_options(url, std::iter::empty::<(&str, String)>())
     }
 
@@ -161,7 +161,7 @@ impl BlobRepository {
     pub fn from_url_with_options(
         url: &str,
         options: impl IntoIterator<Item = (impl AsRef<str>, impl Into<String>)>,
-    ) -> Result<Self, crate::Error> {
+    ) -> Result<Self, crate::error::Error> {
         let options: Vec<(String, String)> = options
             .into_iter()
             .map(|(k, v)| (k.as_ref().to_owned(), v.into()))

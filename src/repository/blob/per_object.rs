@@ -12,9 +12,9 @@ use tokio::task::JoinSet;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::errors::{Op, store_error};
+use crate::error::{StoreError, StoreErrorKind};
 use crate::repository::{StoreOutcome, StoredElement};
 use crate::xml::XmlElement;
-use crate::{StoreError, StoreErrorKind};
 
 /// Objects fetched at once when many are new (the first load of a large ring).
 const PARALLEL_GETS: usize = 16;

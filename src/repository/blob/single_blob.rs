@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 use super::document::Document;
 use super::errors::{Op, is_container_missing, store_error};
 use super::per_object::wipe;
+use crate::error::{StoreError, StoreErrorKind};
 use crate::repository::{StoreOutcome, StoredElement};
 use crate::xml::XmlElement;
-use crate::{StoreError, StoreErrorKind};
 
 /// Attempts of one write before giving up on a store that keeps changing under it
 /// (ASP.NET Core makes 5).

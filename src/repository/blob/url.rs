@@ -12,7 +12,7 @@ use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 use url::Url;
 
 use super::BlobLayout;
-use crate::Error;
+use crate::error::Error;
 
 /// The blob of the single-blob layout when the URL names a folder.
 pub(super) const DEFAULT_BLOB_NAME: &str = "keys.xml";

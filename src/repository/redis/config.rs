@@ -9,7 +9,7 @@ use ::redis::{Client, ConnectionInfo, IntoConnectionInfo, TlsCertificates};
 
 use super::connection::{Backend, Connector};
 use super::{DEFAULT_LIST_KEY, RedisRepository};
-use crate::Error;
+use crate::error::Error;
 
 /// Default time allowed to open a connection (TCP, TLS and handshake).
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -92,7 +92,7 @@ impl RedisRepositoryBuilder {
     }
 
     /// Time allowed for the answer to one command (default 3 seconds). A stopped or
-    /// overloaded server then gives a [`Timeout`](crate::StoreErrorKind::Timeout) error
+    /// overloaded server then gives a [`Timeout`](crate::error::StoreErrorKind::Timeout) error
     /// instead of a hang.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;

@@ -17,8 +17,8 @@ pub use config::RedisRepositoryBuilder;
 use connection::{Conn, Connector, is_connection_lost, store_error};
 
 use super::{StoreOutcome, StoredElement, XmlRepository, check_friendly_name, element_name};
+use crate::error::{Error, StoreError, StoreErrorKind};
 use crate::xml::XmlElement;
-use crate::{Error, StoreError, StoreErrorKind};
 
 /// The list key ASP.NET Core uses when `PersistKeysToStackExchangeRedis` is given none.
 pub const DEFAULT_LIST_KEY: &str = "DataProtection-Keys";

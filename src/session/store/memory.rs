@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{Expected, SaveOutcome, SessionEntry, SessionStore};
-use crate::StoreError;
+use crate::error::StoreError;
 
 /// Default capacity of a [`MemorySessionStore`].
 pub const DEFAULT_CAPACITY: usize = 100_000;

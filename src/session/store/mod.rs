@@ -6,6 +6,7 @@
 //! [`Expected`] state: that compare-and-swap is what keeps concurrent requests of one
 //! session from losing each other's changes.
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod memory;
 #[cfg(feature = "redis")]
@@ -17,7 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::{StoreError, StoreErrorKind};
+use crate::error::{StoreError, StoreErrorKind};
 
 pub use memory::{DEFAULT_CAPACITY, MemorySessionStore};
 #[cfg(feature = "redis")]
@@ -25,6 +26,7 @@ pub use redis::{RedisSessionStore, RedisSessionStoreBuilder, USER_INDEX_PREFIX};
 
 /// One stored session, as ASP.NET's distributed cache keeps it.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionEntry {
     /// The serialized session ([`SessionData::encode`](crate::session::SessionData::encode)).
     pub data: Vec<u8>,
@@ -46,6 +48,19 @@ impl Debug for SessionEntry {
 }
 
 impl SessionEntry {
+    /// An entry (for stores that read one back).
+    pub fn new(
+        data: Vec<u8>,
+        absolute_expiration: Option<OffsetDateTime>,
+        sliding_expiration: Option<Duration>,
+    ) -> Self {
+        Self {
+            data,
+            absolute_expiration,
+            sliding_expiration,
+        }
+    }
+
     /// How long the entry lives from `now`: the shorter of the sliding expiration and the
     /// time left before the absolute one; `None` when it has neither. `Some(ZERO)` means
     /// expired.

@@ -20,7 +20,7 @@ use super::{
     Expected, SaveOutcome, SessionEntry, SessionStore, duration_ticks, from_ticks, ticks_duration,
     to_ticks,
 };
-use crate::{StoreError, StoreErrorKind};
+use crate::error::{StoreError, StoreErrorKind};
 
 /// Prefix of the keys that record each user's session (see
 /// [`Session::bind_user`](crate::session::Session::bind_user)), after the instance name.

@@ -5,10 +5,16 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+mod time_limited;
+
+pub use time_limited::{PURPOSE as TIME_LIMITED_PURPOSE, TimeLimitedProtector};
+
+use crate::elements::KeyProblem;
+use crate::error::{Error, Result};
+use crate::key_id::KeyId;
 use crate::keyring::manager::KeyManager;
-use crate::keyring::ring::KeyRing;
+use crate::keyring::ring::{KeyRing, ProtectWith};
 use crate::payload::{self, EnvelopeError};
-use crate::{Error, KeyId, Result};
 
 /// Protects and unprotects payloads for one purpose chain. Cheap to clone; create one per
 /// purpose and keep it.
@@ -89,12 +95,13 @@ impl Protector {
     /// Protects `plaintext` with the ring's default key.
     ///
     /// # Errors
-    /// [`Error::NoDefaultKey`] when the ring has no key that may protect.
+    /// [`Error::NoDefaultKey`] when the ring has no key that may protect;
+    /// [`Error::DefaultKeyUnreadable`] when the default key cannot be read by this node.
     pub fn protect(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
         let ring = self.inner.manager.current();
         let Some(key) = ring.protect_key() else {
             self.inner.manager.request_refresh();
-            return Err(Error::NoDefaultKey);
+            return Err(no_key_error(&ring));
         };
         let encryptor = key.encryptor().ok_or(Error::NoDefaultKey)?;
         let header = payload::header(key.key.id);
@@ -191,8 +198,8 @@ impl Protector {
     }
 
     /// A protector whose payloads carry an authenticated expiration time.
-    pub fn time_limited(&self) -> crate::TimeLimitedProtector {
-        crate::TimeLimitedProtector::new(self.create_protector(crate::time_limited::PURPOSE))
+    pub fn time_limited(&self) -> TimeLimitedProtector {
+        TimeLimitedProtector::new(self.create_protector(TIME_LIMITED_PURPOSE))
     }
 
     pub(crate) fn manager(&self) -> &KeyManager {
@@ -215,6 +222,19 @@ impl Protector {
             .decrypt(&[header, &self.inner.aad_tail], body)
             .map_err(|e| Failure::Decrypt(id, e))?;
         Ok((plaintext, id))
+    }
+}
+
+fn no_key_error(ring: &KeyRing) -> Error {
+    match ring.protect_with() {
+        ProtectWith::Unreadable(id) => Error::DefaultKeyUnreadable {
+            id,
+            problem: ring
+                .problem_of(id)
+                .cloned()
+                .unwrap_or_else(|| KeyProblem::Malformed("unreadable".into())),
+        },
+        _ => Error::NoDefaultKey,
     }
 }
 

@@ -6,8 +6,9 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
+use crate::secret::Secret;
 use crate::xml::{DP_NAMESPACE, XmlElement};
-use crate::{Algorithm, EncryptionAlgorithm, Secret, ValidationAlgorithm};
 
 const CONFIG_NS: &str =
     "Microsoft.AspNetCore.DataProtection.AuthenticatedEncryption.ConfigurationModel.";

@@ -6,12 +6,17 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::keyring::manager::std_to_time;
-use crate::keyring::{Element, Revocation};
-use crate::{DataProtection, KeyId, Result};
+use super::DataProtection;
+use crate::clock::to_time_duration;
+use crate::elements::Revocation;
+use crate::error::Result;
+use crate::key_id::KeyId;
+use crate::keyring::load::Loaded;
+use crate::keyring::problems::RingProblem;
 
 /// The result of checking one key: whether its material can be read and used.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeyCheck {
     /// The key.
     pub id: KeyId,
@@ -21,6 +26,7 @@ pub struct KeyCheck {
 
 /// One element that [`DataProtection::prune`] deleted (or would delete, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PrunedElement {
     /// Its name in the store (`key-{id}`, `revocation-{id}`, …).
     pub name: String,
@@ -30,6 +36,7 @@ pub struct PrunedElement {
 
 /// What [`DataProtection::prune`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PruneReport {
     /// Key elements, deleted before any revocation.
     pub keys: Vec<PrunedElement>,
@@ -52,7 +59,7 @@ impl DataProtection {
         let mut out: Vec<KeyCheck> = ring
             .keys()
             .map(|k| {
-                let problem = match (&k.key.material, k.encryptor()) {
+                let problem = match (&k.key.encryptor, k.encryptor()) {
                     (Err(problem), _) => Some(problem.to_string()),
                     (Ok(_), Some(encryptor)) => {
                         let aad: [&[u8]; 1] = [b"dpkeys check"];
@@ -91,23 +98,40 @@ impl DataProtection {
         let manager = self.manager();
         let (ring, elements) = manager.reload_with_elements().await?;
         let now = manager.clock().now();
-        let cutoff = now - std_to_time(expired_for);
+        let cutoff = now.saturating_sub(to_time_duration(expired_for));
         let default = ring.protect_key().map(|k| k.key.id);
         let mut report = PruneReport {
             dry_run,
             ..PruneReport::default()
         };
         // First pass: which keys may go, and which stay. Elements that are not a readable key
-        // or revocation (bad XML, unknown elements) are never touched.
+        // or revocation (bad XML, unknown elements) are never touched, and a key element that
+        // cannot be read keeps every revocation that might concern it.
         let mut revocations: Vec<(String, Revocation)> = Vec::new();
         let mut candidates: Vec<(KeyId, PrunedElement)> = Vec::new();
         let mut kept_created: Vec<(KeyId, OffsetDateTime)> = Vec::new();
+        let mut unreadable_ids: HashSet<KeyId> = HashSet::new();
+        let mut unreadable_unknown = false;
         for (stored_name, element) in &elements {
+            if let Loaded::Skipped(RingProblem::UnreadableElement { error, .. }) = &**element {
+                let by_name = stored_name
+                    .as_deref()
+                    .and_then(|n| n.strip_prefix("key-"))
+                    .and_then(|id| id.parse().ok());
+                match error.key_id().or(by_name) {
+                    Some(id) => unreadable_ids.insert(id),
+                    None => {
+                        unreadable_unknown = true;
+                        false
+                    }
+                };
+                continue;
+            }
             let Some(name) = stored_name.clone().or_else(|| element.friendly_name()) else {
                 continue;
             };
             match &**element {
-                Element::Key(key) => {
+                Loaded::Key(key) => {
                     let expired_long_ago = key.expiration <= cutoff && key.activation <= now;
                     if expired_long_ago && Some(key.id) != default {
                         let expired = crate::xml::datetime::format(key.expiration);
@@ -117,8 +141,8 @@ impl DataProtection {
                         kept_created.push((key.id, key.created));
                     }
                 }
-                Element::Revocation(r) => revocations.push((name, *r)),
-                Element::BadKey(_) | Element::Unknown(_) => {}
+                Loaded::Revocation(r) => revocations.push((name, *r)),
+                Loaded::Skipped(_) => {}
             }
         }
         // A key id can appear in two elements; it stays if any copy stays.
@@ -129,11 +153,15 @@ impl DataProtection {
             .map(|(_, p)| p)
             .collect();
 
+        let any_unreadable = unreadable_unknown || !unreadable_ids.is_empty();
         for (name, revocation) in revocations {
             let moot = match revocation {
-                Revocation::Key { id } => (!kept_ids.contains(&id))
+                Revocation::Key { id } => (!kept_ids.contains(&id)
+                    && !unreadable_ids.contains(&id)
+                    && !unreadable_unknown)
                     .then(|| format!("revokes key {id}, which is no longer in the store")),
                 Revocation::CreatedBefore { date } => (date <= now
+                    && !any_unreadable
                     && kept_created.iter().all(|(_, created)| *created >= date))
                 .then(|| {
                     format!(

@@ -7,8 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
+use super::Protector;
+use crate::clock::to_time_duration;
+use crate::error::{Error, Result};
 use crate::xml::datetime;
-use crate::{Error, Protector, Result};
 
 /// The purpose ASP.NET appends for time-limited payloads.
 pub const PURPOSE: &str = "Microsoft.AspNetCore.DataProtection.TimeLimitedDataProtector.v1";
@@ -45,7 +47,7 @@ impl TimeLimitedProtector {
     /// As [`Protector::protect`].
     pub fn protect_for(&self, plaintext: &[u8], lifetime: std::time::Duration) -> Result<Vec<u8>> {
         let now = self.inner.manager().clock().now();
-        self.protect(plaintext, now + lifetime)
+        self.protect(plaintext, now.saturating_add(to_time_duration(lifetime)))
     }
 
     /// Unprotects; returns the plaintext and its expiration time.
