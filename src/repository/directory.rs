@@ -1,32 +1,52 @@
 //! A directory of XML files, laid out exactly as ASP.NET Core's file-system repository does,
 //! so .NET and Rust nodes can share one key directory (local disk, NFS, SMB).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 
+use super::fs::{blocking, create_private_dir, sync_dir, write_new_file};
 use super::{StoreOutcome, StoredElement, XmlRepository, check_friendly_name};
-use crate::error::{StoreError, StoreErrorKind};
+use crate::error::StoreError;
 use crate::xml::XmlElement;
+
+/// How long a writer waits for another writer's claim on the same name (fallback path).
+const CLAIM_WAIT: Duration = Duration::from_secs(10);
+/// A claim older than this was left by a writer that died; it is broken.
+const STALE_CLAIM: Duration = Duration::from_secs(30);
 
 /// Stores each element as `{friendly name}.xml` in one directory.
 ///
 /// New files are written to a temporary `{uuid}.tmp` (mode 0600 on Unix), flushed to disk,
 /// then hard-linked to their final name, which fails if that name exists: the create is
 /// atomic and never overwrites, also over NFS. Where hard links are not supported (some SMB
-/// mounts), the final file is created exclusively (`O_EXCL`) instead. Every `*.xml` file in
-/// the directory is read; other files are ignored.
+/// mounts, FAT), the writer first claims the name by creating `{name}.xml.claim` exclusively,
+/// then renames the complete temporary file to the final name: readers still see a whole file
+/// or none, and of racing writers exactly one creates. Every `*.xml` file in the directory is
+/// read; other files are ignored.
 #[derive(Debug, Clone)]
 pub struct DirectoryRepository {
     dir: PathBuf,
+    hard_links: bool,
 }
 
 impl DirectoryRepository {
     /// A store in `dir`, created (mode 0700) on first write if missing.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            hard_links: true,
+        }
+    }
+
+    /// Never tries hard links: always the claim-and-rename path (for tests of that path).
+    #[doc(hidden)]
+    pub fn without_hard_links(mut self) -> Self {
+        self.hard_links = false;
+        self
     }
 
     /// The directory.
@@ -42,10 +62,7 @@ impl DirectoryRepository {
         &self,
         f: impl FnOnce(&Self) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || f(&this))
-            .await
-            .map_err(|e| StoreError::new(StoreErrorKind::Other, self.describe(), e))?
+        blocking(self, &self.describe(), f).await
     }
 
     fn read_all(&self) -> Result<Vec<StoredElement>, StoreError> {
@@ -93,16 +110,15 @@ impl DirectoryRepository {
         let tmp_path = self.dir.join(format!("{}.tmp", uuid::Uuid::new_v4()));
         let written = write_new_file(&tmp_path, contents)
             .map_err(|e| self.io_error(format!("writing {}", tmp_path.display()), e));
-        let outcome = written.and_then(|()| match fs::hard_link(&tmp_path, &final_path) {
+        let linked = if self.hard_links {
+            fs::hard_link(&tmp_path, &final_path)
+        } else {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        };
+        let outcome = written.and_then(|()| match linked {
             Ok(()) => Ok(StoreOutcome::Created),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(StoreOutcome::AlreadyExists),
-            Err(e) if links_unsupported(&e) => match write_new_file(&final_path, contents) {
-                Ok(()) => Ok(StoreOutcome::Created),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    Ok(StoreOutcome::AlreadyExists)
-                }
-                Err(e) => Err(self.io_error(format!("writing {}", final_path.display()), e)),
-            },
+            Err(e) if links_unsupported(&e) => self.create_by_claim(name, &tmp_path, &final_path),
             Err(e) => Err(self.io_error(format!("linking {}", final_path.display()), e)),
         });
         let _ = fs::remove_file(&tmp_path);
@@ -110,6 +126,56 @@ impl DirectoryRepository {
             sync_dir(&self.dir);
         }
         outcome
+    }
+
+    /// Without hard links: claim the name exclusively, then rename the complete temporary
+    /// file into place. Only the claim's holder renames, after checking the name is free, so
+    /// nothing is overwritten and readers never see a partial file.
+    fn create_by_claim(
+        &self,
+        name: &str,
+        tmp_path: &Path,
+        final_path: &Path,
+    ) -> Result<StoreOutcome, StoreError> {
+        let claim = self.dir.join(format!("{name}.xml.claim"));
+        let deadline = Instant::now() + CLAIM_WAIT;
+        loop {
+            match write_new_file(&claim, b"") {
+                Ok(()) => {
+                    let outcome = if final_path.exists() {
+                        Ok(StoreOutcome::AlreadyExists)
+                    } else {
+                        fs::rename(tmp_path, final_path)
+                            .map(|()| StoreOutcome::Created)
+                            .map_err(|e| {
+                                self.io_error(format!("renaming to {}", final_path.display()), e)
+                            })
+                    };
+                    let _ = fs::remove_file(&claim);
+                    return outcome;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if final_path.exists() {
+                        return Ok(StoreOutcome::AlreadyExists);
+                    }
+                    if is_stale(&claim) {
+                        tracing::warn!(claim = %claim.display(), "breaking a stale claim left by a writer that stopped");
+                        let _ = fs::remove_file(&claim);
+                        continue;
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(self.io_error(
+                            format!("waiting for another writer's claim {}", claim.display()),
+                            io::Error::from(io::ErrorKind::TimedOut),
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => {
+                    return Err(self.io_error(format!("claiming {}", claim.display()), e));
+                }
+            }
+        }
     }
 
     fn delete(&self, names: &[String]) -> Result<(), StoreError> {
@@ -164,36 +230,11 @@ fn links_unsupported(e: &io::Error) -> bool {
     ) || matches!(e.raw_os_error(), Some(95 | 1)) // EOPNOTSUPP, EPERM
 }
 
-/// Creates `path` exclusively (mode 0600 on Unix), writes and flushes it.
-pub(super) fn write_new_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    let result = file.write_all(contents).and_then(|()| file.sync_all());
-    if result.is_err() {
-        drop(file);
-        let _ = fs::remove_file(path);
-    }
-    result
-}
-
-pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// Makes a new or removed directory entry durable; best effort (not every filesystem allows
-/// opening a directory).
-pub(super) fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+/// Whether a claim file is older than [`STALE_CLAIM`].
+fn is_stale(claim: &Path) -> bool {
+    fs::metadata(claim)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age > STALE_CLAIM)
 }

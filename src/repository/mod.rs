@@ -10,6 +10,7 @@ mod blob;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod directory;
+mod fs;
 mod memory;
 mod open;
 #[cfg(feature = "redis")]

@@ -9,6 +9,7 @@ mod backends;
 mod blob_store;
 mod common;
 mod cross_node;
+mod directory_fallback;
 mod golden;
 mod multiprocess;
 mod protect;

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use super::document::Document;
 use super::single_blob::backoff;
 use crate::error::{StoreError, StoreErrorKind};
-use crate::repository::directory::{create_private_dir, sync_dir, write_new_file};
+use crate::repository::fs::{self as store_fs, create_private_dir, sync_dir, write_new_file};
 use crate::repository::{StoreOutcome, StoredElement};
 use crate::xml::XmlElement;
 
@@ -234,9 +234,6 @@ impl LockedFile {
         &self,
         f: impl FnOnce(&Self) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || f(&this))
-            .await
-            .map_err(|e| StoreError::new(StoreErrorKind::Other, &self.description, e))?
+        store_fs::blocking(self, &self.description, f).await
     }
 }
