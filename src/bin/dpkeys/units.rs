@@ -38,16 +38,23 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
-/// Parses an RFC 3339 date such as `2026-01-31T00:00:00Z`.
+/// Parses an RFC 3339 date such as `2026-01-31T00:00:00Z`, within .NET's range (years 1 to
+/// 9999 in UTC).
 pub(crate) fn parse_date(text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|e| {
+    let date = OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|e| {
         format!("invalid date {text:?} ({e}): use RFC 3339, like 2026-01-31T00:00:00Z")
-    })
+    })?;
+    date.checked_to_offset(time::UtcOffset::UTC)
+        .filter(|utc| (1..=9999).contains(&utc.year()))
+        .ok_or_else(|| {
+            format!("date {text:?} is outside the range of .NET dates (years 1 to 9999 in UTC)")
+        })
 }
 
 /// Formats a date as RFC 3339 in UTC.
 pub(crate) fn format_date(date: OffsetDateTime) -> String {
-    date.to_offset(time::UtcOffset::UTC)
+    date.checked_to_offset(time::UtcOffset::UTC)
+        .unwrap_or(date)
         .format(&Rfc3339)
         .unwrap_or_else(|_| date.to_string())
 }

@@ -39,14 +39,24 @@ pub(crate) async fn run(
     let activation = match (a.activate_now, a.activation) {
         (true, _) => now,
         (false, Some(date)) => date,
-        (false, None) => now + PROPAGATION,
+        (false, None) => now.saturating_add(PROPAGATION),
     };
     let lifetime = time::Duration::try_from(a.lifetime)
         .map_err(|_| Failure::usage("--lifetime is too long"))?;
     if lifetime.is_zero() {
         return Err(Failure::usage("--lifetime must be longer than 0s"));
     }
-    let expiration = activation + lifetime;
+    let expiration = activation
+        .checked_add(lifetime)
+        .filter(|e| e.year() <= 9999)
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "a key activating {} with a lifetime of {lifetime} would expire after the year \
+                 9999, which .NET cannot read; choose an earlier --activation or a shorter \
+                 --lifetime",
+                format_date(activation)
+            ))
+        })?;
     let id = dp.create_key(activation, expiration).await?;
     if json {
         print_json(&json!({
