@@ -91,6 +91,20 @@ pub struct StoreError {
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
+impl StoreErrorKind {
+    /// A fixed lowercase word (`unavailable`, `timeout`, …), for logs and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+            Self::Denied => "denied",
+            Self::Unsupported => "unsupported",
+            Self::Corrupt => "corrupt",
+            Self::Other => "other",
+        }
+    }
+}
+
 fn kind_text(kind: StoreErrorKind) -> &'static str {
     match kind {
         StoreErrorKind::Unavailable => "unavailable",

@@ -5,6 +5,7 @@
 //   primitives: secret, key_id, clock, random, error
 //   formats:    algorithm, xml, elements, payload
 //   crypto:     crypto
+//   (metrics: a leaf every layer may call)
 //   stores:     repository (+ redis_client)
 //   key ring:   keyring
 //   provider:   provider, protector
@@ -16,6 +17,7 @@ mod elements;
 mod error;
 mod key_id;
 mod keyring;
+mod metrics;
 mod payload;
 mod protector;
 mod provider;
@@ -35,9 +37,12 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use elements::{ElementError, KeyProblem};
 pub use error::{Error, Result, StoreError, StoreErrorKind};
 pub use key_id::{KeyId, KeyIdParseError};
-pub use keyring::{EnsureOutcome, KeyInfo, KeyStatus, RingProblem};
+pub use keyring::{EnsureOutcome, KeyInfo, KeyStatus, RefreshFailure, RingProblem};
 pub use protector::{Protector, TIME_LIMITED_PURPOSE, TimeLimitedProtector, Unprotected};
-pub use provider::{DataProtection, DataProtectionBuilder, KeyCheck, PruneReport, PrunedElement};
+pub use provider::{
+    DataProtection, DataProtectionBuilder, Health, HealthStatus, KeyCheck, PruneReport,
+    PrunedElement,
+};
 pub use random::{RandomSource, SystemRandom};
 pub use secret::Secret;
 

@@ -8,6 +8,7 @@ use arc_swap::ArcSwap;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
+use super::health::ReloadHealth;
 use super::load::{LoadCache, Loaded};
 use super::policy::{KeyNeed, Policy};
 use super::problems::RingProblem;
@@ -18,6 +19,7 @@ use crate::clock::Clock;
 use crate::elements::{self, Revocation};
 use crate::error::{Error, Result, StoreError, StoreErrorKind};
 use crate::key_id::KeyId;
+use crate::metrics;
 use crate::random::RandomSource;
 use crate::repository::{StoreOutcome, XmlRepository};
 use crate::secret::Secret;
@@ -61,6 +63,33 @@ pub struct EnsureOutcome {
     pub default_key: Option<KeyId>,
 }
 
+/// Why the ring is reloaded (a metrics label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReloadCause {
+    /// Building the provider.
+    Startup,
+    /// The background refresher (its interval, or a wake-up).
+    Background,
+    /// A payload named a key the ring lacks.
+    UnknownKey,
+    /// The application asked (`refresh`, `ensure_key`).
+    Manual,
+    /// Key management (create, revoke, prune, check).
+    Maintenance,
+}
+
+impl ReloadCause {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Startup => "startup",
+            Self::Background => "periodic",
+            Self::UnknownKey => "unknown_key",
+            Self::Manual => "manual",
+            Self::Maintenance => "maintenance",
+        }
+    }
+}
+
 #[derive(Default)]
 struct ReloadState {
     last_start: Option<Instant>,
@@ -75,6 +104,7 @@ pub(crate) struct KeyManager {
     random: Arc<dyn RandomSource>,
     ring: ArcSwap<KeyRing>,
     cache: LoadCache,
+    pub(crate) health: ReloadHealth,
     reload_lock: tokio::sync::Mutex<ReloadState>,
     reloads_started: AtomicU64,
     pub(crate) wake: Arc<Notify>,
@@ -95,6 +125,7 @@ impl KeyManager {
             clock,
             random,
             cache: LoadCache::default(),
+            health: ReloadHealth::default(),
             reload_lock: tokio::sync::Mutex::new(ReloadState::default()),
             reloads_started: AtomicU64::new(0),
             wake: Arc::new(Notify::new()),
@@ -107,6 +138,10 @@ impl KeyManager {
 
     pub(crate) fn random(&self) -> &dyn RandomSource {
         &*self.random
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.config.policy
     }
 
     pub(crate) fn shared_clock(&self) -> Arc<dyn Clock> {
@@ -141,13 +176,17 @@ impl KeyManager {
     }
 
     /// Reloads from the store, replacing the current ring. Serialized with other reloads.
-    pub(crate) async fn reload(&self) -> Result<Arc<KeyRing>> {
+    pub(crate) async fn reload(&self, cause: ReloadCause) -> Result<Arc<KeyRing>> {
         let mut state = self.reload_lock.lock().await;
-        self.reload_locked(&mut state).await
+        self.reload_locked(&mut state, cause).await
     }
 
-    async fn reload_locked(&self, state: &mut ReloadState) -> Result<Arc<KeyRing>> {
-        self.reload_locked_with_elements(state)
+    async fn reload_locked(
+        &self,
+        state: &mut ReloadState,
+        cause: ReloadCause,
+    ) -> Result<Arc<KeyRing>> {
+        self.reload_locked_with_elements(state, cause)
             .await
             .map(|(ring, _)| ring)
     }
@@ -156,18 +195,30 @@ impl KeyManager {
     /// parsed form, from the same read (for maintenance: pruning).
     pub(crate) async fn reload_with_elements(
         &self,
+        cause: ReloadCause,
     ) -> Result<(Arc<KeyRing>, Vec<(Option<String>, Arc<Loaded>)>)> {
         let mut state = self.reload_lock.lock().await;
-        self.reload_locked_with_elements(&mut state).await
+        self.reload_locked_with_elements(&mut state, cause).await
     }
 
     async fn reload_locked_with_elements(
         &self,
         state: &mut ReloadState,
+        cause: ReloadCause,
+    ) -> Result<(Arc<KeyRing>, Vec<(Option<String>, Arc<Loaded>)>)> {
+        let result = self.load_from_store(state).await;
+        metrics::ring_reload(cause.as_str(), result.is_ok());
+        self.health.record(self.clock.now(), result.as_ref().err());
+        result
+    }
+
+    async fn load_from_store(
+        &self,
+        state: &mut ReloadState,
     ) -> Result<(Arc<KeyRing>, Vec<(Option<String>, Arc<Loaded>)>)> {
         let index = self.reloads_started.fetch_add(1, Ordering::SeqCst) + 1;
         state.last_start = Some(Instant::now());
-        let stored = self.timed(self.repo.get_all_elements()).await?;
+        let stored = self.timed("read", self.repo.get_all_elements()).await?;
         let elements = match self.cache.load_all(&stored) {
             Ok(elements) => elements,
             Err(e) => {
@@ -217,7 +268,10 @@ impl KeyManager {
         {
             tokio::time::sleep_until(next.into()).await;
         }
-        match self.reload_locked(&mut state).await {
+        match self
+            .reload_locked(&mut state, ReloadCause::UnknownKey)
+            .await
+        {
             Ok(ring) => ring,
             Err(e) => {
                 tracing::warn!("key ring reload for an unknown key failed: {e}");
@@ -227,9 +281,9 @@ impl KeyManager {
     }
 
     /// Reloads, then creates a key if the rules call for one and `generate` allows it.
-    pub(crate) async fn ensure(&self, generate: bool) -> Result<EnsureOutcome> {
+    pub(crate) async fn ensure(&self, generate: bool, cause: ReloadCause) -> Result<EnsureOutcome> {
         let mut state = self.reload_lock.lock().await;
-        let ring = self.reload_locked(&mut state).await?;
+        let ring = self.reload_locked(&mut state, cause).await?;
         let now = self.clock.now();
         let mut outcome = EnsureOutcome {
             created: None,
@@ -250,6 +304,7 @@ impl KeyManager {
                      creating another (it would fork the ring)"
                 );
                 outcome.blocked_by_unreadable = Some(id);
+                metrics::key_creation("blocked_by_unreadable");
                 return Ok(outcome);
             }
             KeyNeed::Create(plan) => plan,
@@ -260,10 +315,12 @@ impl KeyManager {
                 "a key is due, but every key created before that date is revoked: not creating one until then"
             );
             outcome.blocked_by_revocation = Some(date);
+            metrics::key_creation("blocked_by_revocation");
             return Ok(outcome);
         }
         if !generate {
             outcome.generation_disabled = true;
+            metrics::key_creation("generation_disabled");
             if ring.protect_key().is_none() {
                 tracing::warn!("the key ring has no usable key and this node may not create one");
             }
@@ -277,10 +334,11 @@ impl KeyManager {
             StoreOutcome::Created => (id, true),
             StoreOutcome::AlreadyExists => (id, false),
         };
-        let mut ring = self.reload_locked(&mut state).await?;
+        let mut ring = self.reload_locked(&mut state, cause).await?;
         if created {
             tracing::info!(key = %id, activation = %plan.activation, "created a new key");
             outcome.created = Some(id);
+            metrics::key_creation("created");
         } else if let KeyNeed::Create(_) = self
             .config
             .policy
@@ -292,11 +350,13 @@ impl KeyManager {
             tracing::warn!(key = %id, "the deterministic key slot is unusable; creating a key with a random id");
             self.create_key_locked(id, plan.activation, plan.expiration)
                 .await?;
-            ring = self.reload_locked(&mut state).await?;
+            ring = self.reload_locked(&mut state, cause).await?;
             outcome.created = Some(id);
+            metrics::key_creation("created");
         } else {
             tracing::info!(key = %id, "another node created the due key first; adopted it");
             outcome.adopted = Some(id);
+            metrics::key_creation("adopted");
         }
         outcome.default_key = ring.default_key_id();
         Ok(outcome)
@@ -311,7 +371,7 @@ impl KeyManager {
         {
             tokio::time::sleep_until(next.into()).await;
         }
-        self.ensure(generate).await
+        self.ensure(generate, ReloadCause::Background).await
     }
 
     /// Creates a key now (manual rotation) with a random id.
@@ -328,7 +388,8 @@ impl KeyManager {
         let id = KeyId::new_random(&*self.random);
         let mut state = self.reload_lock.lock().await;
         self.create_key_locked(id, activation, expiration).await?;
-        self.reload_locked(&mut state).await?;
+        self.reload_locked(&mut state, ReloadCause::Maintenance)
+            .await?;
         Ok(id)
     }
 
@@ -375,32 +436,45 @@ impl KeyManager {
         let (element, name) = elements::revocation_element(revocation, now, reason);
         // A second revocation of the same key is already in force; nothing to write.
         self.store(&element, &name).await?;
-        self.reload_locked(&mut state).await?;
+        self.reload_locked(&mut state, ReloadCause::Maintenance)
+            .await?;
         Ok(())
     }
 
     async fn store(&self, element: &XmlElement, name: &str) -> Result<StoreOutcome> {
-        Ok(self.timed(self.repo.store_element(element, name)).await?)
+        Ok(self
+            .timed("write", self.repo.store_element(element, name))
+            .await?)
     }
 
     /// Deletes elements from the store (within the store timeout), then reloads.
     pub(crate) async fn delete_elements(&self, names: &[String]) -> Result<()> {
-        self.timed(self.repo.delete_elements(names)).await?;
-        self.reload().await.map(|_| ())
+        self.timed("delete", self.repo.delete_elements(names))
+            .await?;
+        self.reload(ReloadCause::Maintenance).await.map(|_| ())
     }
 
+    /// Runs one store operation within the store timeout, and counts it.
     async fn timed<T>(
         &self,
+        operation: &'static str,
         op: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.config.store_timeout, op).await {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.config.store_timeout, op).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::new(
                 StoreErrorKind::Timeout,
                 self.repo.describe(),
                 format!("no answer within {:?}", self.config.store_timeout),
             )),
-        }
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.kind().as_str(),
+        };
+        metrics::store_operation(self.repo.kind(), operation, outcome, started.elapsed());
+        result
     }
 
     /// Delay before the next periodic refresh: the refresh interval less up to 20 %.
@@ -465,7 +539,7 @@ mod tests {
             .await
             .unwrap();
         // A <key> without dates is skipped, so the ring stays empty and computes the same slot.
-        let outcome = manager.ensure(true).await.unwrap();
+        let outcome = manager.ensure(true, ReloadCause::Manual).await.unwrap();
         let created = outcome
             .created
             .expect("a key is created despite the squatter");

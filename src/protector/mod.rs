@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::key_id::KeyId;
 use crate::keyring::manager::KeyManager;
 use crate::keyring::ring::{KeyRing, ProtectWith};
+use crate::metrics;
 use crate::payload::{self, EnvelopeError};
 
 /// Protects and unprotects payloads for one purpose chain. Cheap to clone; create one per
@@ -101,7 +102,12 @@ impl Protector {
         let ring = self.inner.manager.current();
         let Some(key) = ring.protect_key() else {
             self.inner.manager.request_refresh();
-            return Err(no_key_error(&ring));
+            let error = no_key_error(&ring);
+            metrics::protect(match error {
+                Error::DefaultKeyUnreadable { .. } => "default_unreadable",
+                _ => "no_key",
+            });
+            return Err(error);
         };
         let encryptor = key.encryptor().ok_or(Error::NoDefaultKey)?;
         let header = payload::header(key.key.id);
@@ -113,6 +119,7 @@ impl Protector {
             self.inner.manager.random(),
             &mut out,
         );
+        metrics::protect("ok");
         Ok(out)
     }
 
@@ -125,16 +132,17 @@ impl Protector {
     /// # Errors
     /// [`Error::InvalidPayload`] for every kind of failure.
     pub fn unprotect(&self, protected: &[u8]) -> Result<Vec<u8>> {
+        counted(self.open_current(protected))
+    }
+
+    /// [`unprotect`](Self::unprotect), uncounted: the failure, for the caller to report.
+    fn open_current(&self, protected: &[u8]) -> Result<Vec<u8>, Failure> {
         let ring = self.inner.manager.current();
-        match self.open(&ring, protected, false) {
-            Ok((plaintext, _)) => Ok(plaintext),
-            Err(failure) => {
-                if let Failure::UnknownKey(_) = failure {
-                    self.inner.manager.request_refresh();
-                }
-                Err(reject(failure))
-            }
+        let result = self.open(&ring, protected, false);
+        if let Err(Failure::UnknownKey(_)) = result {
+            self.inner.manager.request_refresh();
         }
+        result.map(|(plaintext, _)| plaintext)
     }
 
     /// Unprotects a payload; when it names a key the ring does not know, reloads the ring
@@ -143,6 +151,11 @@ impl Protector {
     /// # Errors
     /// [`Error::InvalidPayload`] for every kind of failure.
     pub async fn unprotect_async(&self, protected: &[u8]) -> Result<Vec<u8>> {
+        counted(self.open_reloading(protected).await)
+    }
+
+    /// [`unprotect_async`](Self::unprotect_async), uncounted.
+    async fn open_reloading(&self, protected: &[u8]) -> Result<Vec<u8>, Failure> {
         let ring = self.inner.manager.current();
         let result = match self.open(&ring, protected, false) {
             Err(Failure::UnknownKey(id)) => {
@@ -151,7 +164,7 @@ impl Protector {
             }
             other => other,
         };
-        result.map(|(p, _)| p).map_err(reject)
+        result.map(|(p, _)| p)
     }
 
     /// Unprotects a payload even if its key was revoked, and says so. Use it only to
@@ -161,7 +174,7 @@ impl Protector {
     /// [`Error::InvalidPayload`] for every other kind of failure.
     pub fn dangerous_unprotect_ignoring_revocation(&self, protected: &[u8]) -> Result<Unprotected> {
         let ring = self.inner.manager.current();
-        let (plaintext, id) = self.open(&ring, protected, true).map_err(reject)?;
+        let (plaintext, id) = counted(self.open(&ring, protected, true))?;
         let was_revoked = ring.get(&id).is_some_and(|k| k.revoked);
         Ok(Unprotected {
             plaintext,
@@ -238,9 +251,34 @@ fn no_key_error(ring: &KeyRing) -> Error {
     }
 }
 
+/// Counts an unprotect's outcome and hides the reason of a failure (logged at debug level).
+fn counted<T>(result: Result<T, Failure>) -> Result<T> {
+    match result {
+        Ok(value) => {
+            metrics::unprotect("ok");
+            Ok(value)
+        }
+        Err(failure) => {
+            metrics::unprotect(failure.outcome());
+            Err(reject(failure))
+        }
+    }
+}
+
 fn reject(failure: Failure) -> Error {
     tracing::debug!(reason = ?failure, "unprotect failed");
     Error::InvalidPayload
+}
+
+impl Failure {
+    /// The metrics label of this failure.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Failure::UnknownKey(_) => "unknown_key",
+            Failure::Revoked(_) => "revoked",
+            Failure::Envelope(_) | Failure::Unreadable(_) | Failure::Decrypt(..) => "invalid",
+        }
+    }
 }
 
 fn decode_base64url(text: &str) -> Result<Vec<u8>> {

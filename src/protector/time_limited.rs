@@ -7,9 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
-use super::Protector;
+use super::{Failure, Protector, counted};
 use crate::clock::to_time_duration;
 use crate::error::{Error, Result};
+use crate::metrics;
 use crate::xml::datetime;
 
 /// The purpose ASP.NET appends for time-limited payloads.
@@ -56,7 +57,7 @@ impl TimeLimitedProtector {
     /// [`Error::PayloadExpired`] for an authentic payload past its expiration,
     /// [`Error::InvalidPayload`] for anything else.
     pub fn unprotect(&self, protected: &[u8]) -> Result<(Vec<u8>, OffsetDateTime)> {
-        self.check(self.inner.unprotect(protected)?)
+        self.finish(self.inner.open_current(protected))
     }
 
     /// Like [`unprotect`](Self::unprotect), reloading the ring for unknown keys.
@@ -64,7 +65,22 @@ impl TimeLimitedProtector {
     /// # Errors
     /// As [`unprotect`](Self::unprotect).
     pub async fn unprotect_async(&self, protected: &[u8]) -> Result<(Vec<u8>, OffsetDateTime)> {
-        self.check(self.inner.unprotect_async(protected).await?)
+        self.finish(self.inner.open_reloading(protected).await)
+    }
+
+    /// Checks the expiration of an opened payload and counts the outcome.
+    fn finish(&self, opened: Result<Vec<u8>, Failure>) -> Result<(Vec<u8>, OffsetDateTime)> {
+        let inner = match opened {
+            Ok(inner) => inner,
+            Err(failure) => return counted(Err(failure)),
+        };
+        let result = self.check(inner);
+        metrics::unprotect(match &result {
+            Ok(_) => "ok",
+            Err(Error::PayloadExpired(_)) => "expired",
+            Err(_) => "invalid",
+        });
+        result
     }
 
     /// Protects a string until `expiration`; base64url without padding.

@@ -9,7 +9,7 @@ use super::{DataProtection, Shared};
 use crate::algorithm::Algorithm;
 use crate::clock::{Clock, SystemClock, to_time_duration};
 use crate::error::{Error, Result};
-use crate::keyring::manager::{KeyManager, ManagerConfig};
+use crate::keyring::manager::{KeyManager, ManagerConfig, ReloadCause};
 use crate::keyring::policy::Policy;
 use crate::random::{RandomSource, SystemRandom};
 use crate::repository::{DirectoryRepository, MemoryRepository, XmlRepository};
@@ -166,6 +166,7 @@ impl DataProtectionBuilder {
     /// inconsistent.
     pub async fn build(self) -> Result<DataProtection> {
         self.check()?;
+        crate::metrics::describe();
         let repository = self.repository.unwrap_or_else(|| {
             tracing::warn!("no key store configured: keys live in memory and die with the process");
             Arc::new(MemoryRepository::new())
@@ -182,7 +183,10 @@ impl DataProtectionBuilder {
         let deadline = start.checked_add(self.startup_wait).unwrap_or(start);
         let mut delay = Duration::from_millis(100);
         loop {
-            match manager.ensure(self.policy.auto_generate).await {
+            match manager
+                .ensure(self.policy.auto_generate, ReloadCause::Startup)
+                .await
+            {
                 Ok(_) => break,
                 Err(Error::Store(e)) if tokio::time::Instant::now() + delay < deadline => {
                     tracing::warn!("key store not ready, retrying in {delay:?}: {e}");

@@ -12,6 +12,7 @@ use crate::elements::Revocation;
 use crate::error::Result;
 use crate::key_id::KeyId;
 use crate::keyring::load::Loaded;
+use crate::keyring::manager::ReloadCause;
 use crate::keyring::problems::RingProblem;
 
 /// The result of checking one key: whether its material can be read and used.
@@ -54,7 +55,7 @@ impl DataProtection {
     /// # Errors
     /// The store failed.
     pub async fn check_keys(&self) -> Result<Vec<KeyCheck>> {
-        let ring = self.manager().reload().await?;
+        let ring = self.manager().reload(ReloadCause::Maintenance).await?;
         let random = self.manager().random();
         let mut out: Vec<KeyCheck> = ring
             .keys()
@@ -96,7 +97,9 @@ impl DataProtection {
     /// The store failed, or cannot delete (the report of what was due is lost then; rerun).
     pub async fn prune(&self, expired_for: Duration, dry_run: bool) -> Result<PruneReport> {
         let manager = self.manager();
-        let (ring, elements) = manager.reload_with_elements().await?;
+        let (ring, elements) = manager
+            .reload_with_elements(ReloadCause::Maintenance)
+            .await?;
         let now = manager.clock().now();
         let cutoff = now.saturating_sub(to_time_duration(expired_for));
         let default = ring.protect_key().map(|k| k.key.id);

@@ -1,6 +1,7 @@
 //! The provider: built once per application, hands out protectors, manages the ring.
 
 mod builder;
+mod health;
 mod maintenance;
 mod refresher;
 
@@ -9,12 +10,13 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 pub use builder::DataProtectionBuilder;
+pub use health::{Health, HealthStatus};
 pub use maintenance::{KeyCheck, PruneReport, PrunedElement};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::key_id::KeyId;
-use crate::keyring::manager::{EnsureOutcome, KeyManager};
+use crate::keyring::manager::{EnsureOutcome, KeyManager, ReloadCause};
 use crate::keyring::problems::RingProblem;
 use crate::keyring::ring::KeyInfo;
 use crate::protector::Protector;
@@ -106,7 +108,11 @@ impl DataProtection {
     /// # Errors
     /// The store failed; the ring already loaded stays in use.
     pub async fn refresh(&self) -> Result<()> {
-        self.inner.manager.reload().await.map(|_| ())
+        self.inner
+            .manager
+            .reload(ReloadCause::Manual)
+            .await
+            .map(|_| ())
     }
 
     /// Reloads, then creates a key if the rotation rules call for one and this node may
@@ -116,7 +122,10 @@ impl DataProtection {
     /// # Errors
     /// The store failed (then no key is created).
     pub async fn ensure_key(&self) -> Result<EnsureOutcome> {
-        self.inner.manager.ensure(self.inner.auto_generate).await
+        self.inner
+            .manager
+            .ensure(self.inner.auto_generate, ReloadCause::Manual)
+            .await
     }
 
     /// Like [`ensure_key`](Self::ensure_key), creating the key even on a node configured
@@ -125,7 +134,7 @@ impl DataProtection {
     /// # Errors
     /// The store failed.
     pub async fn ensure_key_forced(&self) -> Result<EnsureOutcome> {
-        self.inner.manager.ensure(true).await
+        self.inner.manager.ensure(true, ReloadCause::Manual).await
     }
 
     /// Creates a key with a random id activating at `activation` (manual rotation).
@@ -147,7 +156,7 @@ impl DataProtection {
     /// # Errors
     /// [`Error::UnknownKey`] if the ring lacks that key; or the store failed.
     pub async fn revoke_key(&self, id: KeyId, reason: &str) -> Result<()> {
-        let ring = self.inner.manager.reload().await?;
+        let ring = self.inner.manager.reload(ReloadCause::Manual).await?;
         if ring.get(&id).is_none() {
             return Err(Error::UnknownKey(id));
         }
@@ -175,7 +184,10 @@ impl DataProtection {
     /// (when this node may), rather than on the next protect.
     async fn replace_revoked_default(&self) -> Result<()> {
         if self.inner.auto_generate {
-            self.inner.manager.ensure(true).await?;
+            self.inner
+                .manager
+                .ensure(true, ReloadCause::Maintenance)
+                .await?;
         }
         Ok(())
     }

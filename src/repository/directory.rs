@@ -216,6 +216,10 @@ impl XmlRepository for DirectoryRepository {
         self.blocking(move |this| this.delete(&names)).await
     }
 
+    fn kind(&self) -> &'static str {
+        "directory"
+    }
+
     fn describe(&self) -> String {
         format!("directory {}", self.dir.display())
     }

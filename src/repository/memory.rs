@@ -52,6 +52,10 @@ impl XmlRepository for MemoryRepository {
         Ok(())
     }
 
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
     fn describe(&self) -> String {
         "memory".to_owned()
     }

@@ -100,6 +100,11 @@ pub trait XmlRepository: Send + Sync + Debug {
 
     /// A short description for logs and errors (`directory /var/keys`).
     fn describe(&self) -> String;
+
+    /// The kind of store, a fixed word for metrics labels (`directory`, `redis`, …).
+    fn kind(&self) -> &'static str {
+        "custom"
+    }
 }
 
 /// Checks a friendly name, with an error naming `store` when it is not acceptable.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::data::SessionData;
 use super::handle::{Changes, Loaded, Session, new_data, new_key};
 use super::shared::Shared;
-use super::stats::bump;
+use super::stats::Event;
 use super::store::{Expected, SaveOutcome, SessionEntry};
 use crate::clock::to_time_duration;
 use crate::error::StoreError;
@@ -86,7 +86,9 @@ fn count_overwrites(shared: &Shared, changes: &Changes, seen: &SessionData, now:
             overwritten,
             "a concurrent request changed keys this request also changes; this request's values win"
         );
-        bump(&shared.stats.same_key_overwrites, overwritten as u64);
+        shared
+            .stats
+            .bump(Event::SameKeyOverwrite, overwritten as u64);
     }
 }
 
@@ -120,7 +122,7 @@ impl Session {
         match result {
             Ok(committed) => committed,
             Err(error) => {
-                bump(&shared.stats.commit_failures, 1);
+                shared.stats.bump(Event::CommitFailure, 1);
                 tracing::error!("session commit failed: {error}");
                 if let Some(hook) = &shared.on_commit_error {
                     hook(&error);
@@ -149,7 +151,7 @@ impl Session {
                 && !self.inner.loaded.initialized()
             {
                 store.refresh(key, shared.clock.now()).await?;
-                bump(&shared.stats.refreshes, 1);
+                shared.stats.bump(Event::Refresh, 1);
             }
             return Ok(Committed::ok(CookieAction::None));
         }
@@ -197,7 +199,7 @@ impl Session {
             }
         }
         if moved || key_is_new {
-            bump(&shared.stats.established, 1);
+            shared.stats.bump(Event::Established, 1);
             Ok(Committed::ok(CookieAction::Set(target)))
         } else {
             Ok(Committed::ok(CookieAction::None))
@@ -263,7 +265,7 @@ impl Session {
             };
             match shared.store.save(key, &entry, condition, now).await? {
                 SaveOutcome::Saved => {
-                    bump(&shared.stats.saves, 1);
+                    shared.stats.saved(retries);
                     let handoff = lock.handoff();
                     handoff.written = Some(entry);
                     // Sticky while commits queue here: the other node is likely still busy.
@@ -271,7 +273,7 @@ impl Session {
                     return Ok(true);
                 }
                 SaveOutcome::Conflict(None) if expected_entry => {
-                    bump(&shared.stats.discarded, 1);
+                    shared.stats.bump(Event::Discarded, 1);
                     tracing::info!(
                         "session deleted while this request ran (renewed, destroyed, replaced \
                          by a newer login, or expired): its changes are dropped"
@@ -280,11 +282,8 @@ impl Session {
                 }
                 SaveOutcome::Conflict(current) => {
                     retries += 1;
-                    bump(&shared.stats.conflicts, 1);
-                    shared
-                        .stats
-                        .max_retries
-                        .fetch_max(u64::from(retries), std::sync::atomic::Ordering::Relaxed);
+                    shared.stats.bump(Event::Conflict, 1);
+                    shared.stats.retried(retries);
                     if retries > config.commit_retries {
                         return Err(CommitError::Contention(config.commit_retries));
                     }

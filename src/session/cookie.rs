@@ -25,6 +25,17 @@ pub(crate) enum CookieRejection {
     KeyShape,
 }
 
+impl CookieRejection {
+    /// A fixed word for metrics labels.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Encoding => "encoding",
+            Self::Unprotect => "unprotect",
+            Self::KeyShape => "key_shape",
+        }
+    }
+}
+
 /// Protects a session key into a cookie value (already URL-escaped).
 pub(crate) fn protect_key(protector: &Protector, key: &str) -> crate::error::Result<String> {
     let protected = protector.protect(key.as_bytes())?;

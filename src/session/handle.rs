@@ -9,7 +9,7 @@ use tokio::sync::OnceCell;
 
 use super::data::{ID_LEN, SessionData};
 use super::shared::Shared;
-use super::stats::bump;
+use super::stats::Event;
 use super::store::SessionEntry;
 use crate::error::{StoreError, StoreErrorKind};
 use crate::random::RandomSource;
@@ -199,7 +199,7 @@ impl Session {
         let Some(key) = &self.inner.cookie_key else {
             return Loaded::Fresh(new_data(&*shared.random));
         };
-        bump(&shared.stats.loads, 1);
+        shared.stats.bump(Event::Load, 1);
         let now = shared.clock.now();
         match shared.timed("load", shared.store.load(key, now)).await {
             Ok(Some(entry)) => match SessionData::decode(&entry.data) {
@@ -213,11 +213,11 @@ impl Session {
                 tracing::debug!(
                     "session cookie names an expired or unknown session; starting a new one"
                 );
-                bump(&shared.stats.rejected_cookies, 1);
+                shared.stats.rejected_cookie("unknown_session");
                 self.fresh()
             }
             Err(e) => {
-                bump(&shared.stats.load_failures, 1);
+                shared.stats.bump(Event::LoadFailure, 1);
                 tracing::error!("session unavailable for this request: loading it failed: {e}");
                 Loaded::Unavailable(Arc::new(e))
             }

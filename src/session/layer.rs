@@ -17,7 +17,7 @@ use super::config::{SameSite, SecurePolicy, SessionConfig, SessionConfigError};
 use super::cookie;
 use super::handle::Session;
 use super::shared::Shared;
-use super::stats::{SessionStats, bump};
+use super::stats::SessionStats;
 use super::store::SessionStore;
 use crate::clock::Clock;
 use crate::provider::DataProtection;
@@ -298,7 +298,7 @@ where
                     match cookie::unprotect_key(&shared.protector, value).await {
                         Ok(key) => Some(key),
                         Err(why) => {
-                            bump(&shared.stats.rejected_cookies, 1);
+                            shared.stats.rejected_cookie(why.as_str());
                             tracing::debug!(reason = ?why, "session cookie rejected; starting a new session");
                             None
                         }

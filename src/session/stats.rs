@@ -47,11 +47,72 @@ pub(crate) struct Counters {
     pub(crate) rejected_cookies: AtomicU64,
 }
 
-pub(crate) fn bump(counter: &AtomicU64, by: u64) {
-    counter.fetch_add(by, Ordering::Relaxed);
+/// Something the layer did, counted in [`SessionStats`] and in the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    Load,
+    LoadFailure,
+    Save,
+    Conflict,
+    SameKeyOverwrite,
+    CommitFailure,
+    Discarded,
+    Refresh,
+    Established,
+}
+
+impl Event {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Load => "load",
+            Self::LoadFailure => "load_failure",
+            Self::Save => "save",
+            Self::Conflict => "conflict",
+            Self::SameKeyOverwrite => "same_key_overwrite",
+            Self::CommitFailure => "commit_failure",
+            Self::Discarded => "discarded",
+            Self::Refresh => "refresh",
+            Self::Established => "established",
+        }
+    }
 }
 
 impl Counters {
+    /// Counts `by` occurrences of `event`.
+    pub(crate) fn bump(&self, event: Event, by: u64) {
+        let counter = match event {
+            Event::Load => &self.loads,
+            Event::LoadFailure => &self.load_failures,
+            Event::Save => &self.saves,
+            Event::Conflict => &self.conflicts,
+            Event::SameKeyOverwrite => &self.same_key_overwrites,
+            Event::CommitFailure => &self.commit_failures,
+            Event::Discarded => &self.discarded,
+            Event::Refresh => &self.refreshes,
+            Event::Established => &self.established,
+        };
+        counter.fetch_add(by, Ordering::Relaxed);
+        crate::metrics::session_event(event.name(), by);
+    }
+
+    /// Counts a cookie that gave no session, with why.
+    pub(crate) fn rejected_cookie(&self, reason: &'static str) {
+        self.rejected_cookies.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::session_rejected_cookie(reason);
+    }
+
+    /// Records that a commit has needed `retries` retries so far.
+    pub(crate) fn retried(&self, retries: u32) {
+        self.max_retries
+            .fetch_max(u64::from(retries), Ordering::Relaxed);
+    }
+
+    /// Records a saved commit and the retries it needed.
+    pub(crate) fn saved(&self, retries: u32) {
+        self.bump(Event::Save, 1);
+        crate::metrics::session_commit_retries(retries);
+    }
+
     pub(crate) fn snapshot(&self) -> SessionStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         SessionStats {

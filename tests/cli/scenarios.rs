@@ -13,6 +13,8 @@ pub fn lifecycle(store: &str) {
     assert!(key_ids(store).is_empty());
     let check = dpkeys(&with(&["--json", "check"])).expect(1).json();
     assert_eq!(check["ok"], false);
+    assert_eq!(check["health"]["status"], "unhealthy", "{check}");
+    assert_eq!(check["health"]["default_key"], serde_json::Value::Null);
 
     // ensure creates the first key, then is idempotent.
     let first = dpkeys(&with(&["--json", "ensure"])).expect(0).json();
@@ -259,6 +261,12 @@ pub fn lifecycle(store: &str) {
     // check passes on a healthy ring; payloads made before still unprotect.
     let check = dpkeys(&with(&["--json", "check"])).expect(0).json();
     assert_eq!(check["ok"], true, "{check}");
+    let health = &check["health"];
+    assert_eq!(health["status"], "healthy", "{check}");
+    assert!(health["default_key"].is_string());
+    assert!(health["loaded_at"].is_string());
+    assert_eq!(health["last_refresh_error"], serde_json::Value::Null);
+    assert_eq!(health["unreadable_keys"].as_array().unwrap().len(), 0);
     assert_eq!(check["keys"].as_array().unwrap().len(), 3);
     let back = dpkeys(&with(
         &[

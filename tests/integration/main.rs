@@ -11,6 +11,7 @@ mod common;
 mod cross_node;
 mod directory_fallback;
 mod golden;
+mod health;
 mod multiprocess;
 mod protect;
 #[cfg(feature = "redis")]

@@ -232,6 +232,10 @@ impl XmlRepository for BlobRepository {
         }
     }
 
+    fn kind(&self) -> &'static str {
+        "blob"
+    }
+
     fn describe(&self) -> String {
         self.description.clone()
     }

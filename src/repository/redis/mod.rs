@@ -332,6 +332,10 @@ impl XmlRepository for RedisRepository {
         Err(self.busy("deleting"))
     }
 
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
     fn describe(&self) -> String {
         self.inner.describe.clone()
     }
