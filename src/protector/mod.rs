@@ -36,6 +36,7 @@ struct Inner {
 
 /// The result of [`Protector::dangerous_unprotect_ignoring_revocation`].
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Unprotected {
     /// The plaintext.
     pub plaintext: Vec<u8>,
