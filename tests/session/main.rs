@@ -12,6 +12,7 @@ mod backends;
 mod concurrency;
 #[cfg(feature = "redis")]
 mod faults;
+mod fixation;
 mod http;
 mod logs;
 mod memory_store;
