@@ -7,6 +7,9 @@ const UNIX_EPOCH_TICKS: i128 = 621_355_968_000_000_000;
 /// Ticks of 9999-12-31T23:59:59.9999999Z, the last instant .NET's `DateTimeOffset` holds.
 const MAX_TICKS: i128 = 0x2bca_2875_f437_3fff;
 
+/// The largest UTC offset .NET's `DateTimeOffset` accepts (14 hours), in minutes.
+const MAX_OFFSET_MINUTES: i16 = 14 * 60;
+
 /// Whether .NET's `DateTimeOffset` can hold the instant (years 1 to 9999 in UTC). Dates
 /// outside that range are rejected wherever they come from (a stored element, a user).
 pub(crate) fn in_dotnet_range(dt: OffsetDateTime) -> bool {
@@ -125,11 +128,16 @@ pub(crate) fn parse(text: &str) -> Option<OffsetDateTime> {
                 _ => return None,
             };
             let (h, m) = hm.split_once(':')?;
-            if h.len() != 2 || m.len() != 2 {
+            let two_digits = |p: &str| p.len() == 2 && p.bytes().all(|c| c.is_ascii_digit());
+            if !two_digits(h) || !two_digits(m) {
                 return None;
             }
             let h: i8 = h.parse().ok()?;
             let m: i8 = m.parse().ok()?;
+            // .NET's DateTimeOffset holds offsets of at most 14 hours either way.
+            if m >= 60 || i16::from(h) * 60 + i16::from(m) > MAX_OFFSET_MINUTES {
+                return None;
+            }
             UtcOffset::from_hms(sign * h, sign * m, 0).ok()?
         }
     };
@@ -185,6 +193,8 @@ mod tests {
             "2015-03-19T23:32:02.3949887Z",
             "2015-03-01T19:13:19.7573854-08:00",
             "2015-03-20T15:45:45.7366491-07:00",
+            "2015-03-20T15:45:45+14:00",
+            "2015-03-20T15:45:45-14:00",
         ] {
             assert_eq!(format(parse(s).unwrap()), s);
         }
@@ -207,6 +217,13 @@ mod tests {
             "+015-01-01T00:00:00Z",
             "9999-12-31T23:00:00-05:00",
             "0001-01-01T00:30:00+01:00",
+            // Offsets .NET's DateTimeOffset rejects (over 14 hours), or not two digits each.
+            "2019-01-01T00:00:00+25:00",
+            "2019-01-01T00:00:00-14:01",
+            "2019-01-01T00:00:00+15:00",
+            "2019-01-01T00:00:00+00:60",
+            "2019-01-01T00:00:00++1:00",
+            "2019-01-01T00:00:00+01:-1",
         ] {
             assert!(parse(bad).is_none(), "{bad}");
         }

@@ -12,6 +12,8 @@ mod cross_node;
 mod directory_fallback;
 mod golden;
 mod health;
+mod hostile_store;
+mod logs;
 mod multiprocess;
 mod protect;
 #[cfg(feature = "redis")]

@@ -9,10 +9,10 @@ use data_protection::repository::{
 use data_protection::{DataProtection, Error, StoreErrorKind};
 use time::OffsetDateTime;
 
-use super::logs::Warnings;
 use super::server::PrivateRedis;
 use super::{cluster_urls, delete, lrange, raw, repo, url};
 use crate::backends::unique;
+use crate::logs::Warnings;
 
 #[tokio::test]
 async fn single_server_conforms() {

@@ -5,7 +5,6 @@
 mod compat;
 mod conformance;
 mod faults;
-mod logs;
 mod races;
 mod server;
 mod tls;
