@@ -28,12 +28,14 @@ impl TimeLimitedProtector {
         Self { inner }
     }
 
-    /// Protects `plaintext` until `expiration`.
+    /// Protects `plaintext` until `expiration` (kept within .NET's range: years 1 to 9999 in
+    /// UTC).
     ///
     /// # Errors
     /// As [`Protector::protect`].
     pub fn protect(&self, plaintext: &[u8], expiration: OffsetDateTime) -> Result<Vec<u8>> {
-        let ticks = datetime::to_ticks(expiration).clamp(0, i128::from(i64::MAX));
+        // Clamped to what .NET's DateTimeOffset holds, so every node can read it back.
+        let ticks = datetime::to_ticks(expiration).clamp(0, datetime::MAX_TICKS);
         let mut inner = Vec::with_capacity(8 + plaintext.len());
         inner.extend_from_slice(&(ticks as u64).to_be_bytes());
         inner.extend_from_slice(plaintext);
@@ -42,7 +44,8 @@ impl TimeLimitedProtector {
         out
     }
 
-    /// Protects `plaintext` for `lifetime` from now (by the provider's clock).
+    /// Protects `plaintext` for `lifetime` from now (by the provider's clock); a lifetime
+    /// past year 9999 means "until the end of 9999".
     ///
     /// # Errors
     /// As [`Protector::protect`].

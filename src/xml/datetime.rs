@@ -5,7 +5,7 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 /// Ticks (100 ns) between 0001-01-01T00:00:00Z and the Unix epoch.
 const UNIX_EPOCH_TICKS: i128 = 621_355_968_000_000_000;
 /// Ticks of 9999-12-31T23:59:59.9999999Z, the last instant .NET's `DateTimeOffset` holds.
-const MAX_TICKS: i128 = 0x2bca_2875_f437_3fff;
+pub(crate) const MAX_TICKS: i128 = 0x2bca_2875_f437_3fff;
 
 /// The largest UTC offset .NET's `DateTimeOffset` accepts (14 hours), in minutes.
 const MAX_OFFSET_MINUTES: i16 = 14 * 60;

@@ -214,3 +214,112 @@ fn an_unreadable_directory_fails_with_exit_1() {
     let r = dpkeys(&["--store", file.to_str().unwrap(), "list"]).expect(1);
     assert!(r.stderr.contains("plain-file"), "{}", r.stderr);
 }
+
+#[test]
+fn dates_past_the_dotnet_range_are_usage_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir_url(dir.path());
+    dpkeys(&["--store", &store, "ensure"]).expect(0);
+    let before = key_ids(&store);
+    for (args, says) in [
+        // 9999-12-31T23:00-05:00 is 10000-01-01T04:00Z.
+        (
+            vec![
+                "revoke",
+                "--all-created-before",
+                "9999-12-31T23:00:00-05:00",
+            ],
+            "outside the range",
+        ),
+        // Activation in range, but the 90-day expiration is not.
+        (
+            vec!["rotate", "--activation", "9999-12-01T00:00:00Z"],
+            "9999",
+        ),
+        (
+            vec!["rotate", "--activation", "9999-12-31T23:00:00-05:00"],
+            "outside the range",
+        ),
+        (
+            vec![
+                "rotate",
+                "--activation",
+                "9950-01-01T00:00:00Z",
+                "--lifetime",
+                "36500d",
+            ],
+            "9999",
+        ),
+        (
+            vec!["rotate", "--activate-now", "--lifetime", "3650000d"],
+            "too long",
+        ),
+        (
+            vec!["prune", "--expired-for", "99999999999999d"],
+            "too long",
+        ),
+    ] {
+        let mut full = vec!["--store", &store];
+        full.extend(&args);
+        let r = dpkeys(&full).expect(2);
+        assert!(
+            r.stderr.contains(says) && !r.stderr.contains("panicked"),
+            "{args:?}: stderr should say {says:?}:\n{}",
+            r.stderr
+        );
+    }
+    assert_eq!(key_ids(&store), before, "nothing was written");
+    // The longest prune age: nothing is old enough, nothing is deleted.
+    dpkeys(&["--store", &store, "prune", "--expired-for", "36500d"]).expect(0);
+    assert_eq!(key_ids(&store), before);
+}
+
+#[test]
+fn a_ring_whose_default_key_is_unreadable_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir_url(dir.path());
+    let id = "aaaaaaaa-0000-0000-0000-000000000002";
+    // Only a key ASP.NET protected with DPAPI, active now: every node's default.
+    let now = time::OffsetDateTime::now_utc();
+    let date = |d: time::OffsetDateTime| {
+        d.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    std::fs::write(
+        dir.path().join(format!("key-{id}.xml")),
+        format!(
+            r#"<key id="{id}" version="1"><creationDate>{c}</creationDate><activationDate>{c}</activationDate><expirationDate>{e}</expirationDate><descriptor deserializerType="Microsoft.AspNetCore.DataProtection.AuthenticatedEncryption.ConfigurationModel.AuthenticatedEncryptorDescriptorDeserializer, Microsoft.AspNetCore.DataProtection"><descriptor><encryption algorithm="AES_256_CBC" /><validation algorithm="HMACSHA256" /><encryptedSecret decryptorType="Microsoft.AspNetCore.DataProtection.XmlEncryption.DpapiXmlDecryptor, Microsoft.AspNetCore.DataProtection" xmlns="http://schemas.asp.net/2015/03/dataProtection"><encryptedKey xmlns=""><value>AQAAANCMnd8BFdERjHoAwE</value></encryptedKey></encryptedSecret></descriptor></descriptor></key>"#,
+            c = date(now - time::Duration::days(10)),
+            e = date(now + time::Duration::days(80)),
+        ),
+    )
+    .unwrap();
+    let check = dpkeys(&["--store", &store, "check"]).expect(1);
+    assert!(check.stdout.contains(id), "{}", check.stdout);
+    let ensure = dpkeys(&["--store", &store, "ensure"]).expect(1);
+    assert!(
+        ensure.stderr.contains(id) && ensure.stderr.contains("Dpapi"),
+        "ensure names the key and why: {}",
+        ensure.stderr
+    );
+    let json = dpkeys(&["--store", &store, "--json", "ensure"])
+        .expect(1)
+        .json();
+    assert_eq!(json["action"], "blocked_by_unreadable");
+    assert_eq!(json["key"], id);
+    let protect = crate::harness::dpkeys_stdin(
+        &[
+            "--store",
+            &store,
+            "--app-name",
+            "A",
+            "protect",
+            "--purpose",
+            "p",
+        ],
+        b"secret",
+    )
+    .expect(1);
+    assert!(protect.stderr.contains(id), "{}", protect.stderr);
+    assert_eq!(key_ids(&store), [id], "no key was created");
+}

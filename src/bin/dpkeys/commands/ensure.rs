@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use data_protection::DataProtection;
+use data_protection::{DataProtection, RingProblem};
 use serde_json::json;
 
 use super::print_json;
@@ -12,6 +12,31 @@ use crate::units::format_date;
 /// `ensure`.
 pub(crate) async fn run(dp: &DataProtection, json: bool) -> Result<ExitCode, Failure> {
     let outcome = dp.ensure_key_forced().await?;
+    if let Some(id) = outcome.blocked_by_unreadable {
+        // Fail the job: the ring needs a key and this node must not fork it.
+        let why = dp
+            .problems()
+            .into_iter()
+            .find_map(|p| match p {
+                RingProblem::UnreadableDefaultKey { id: i, problem } if i == id => {
+                    Some(problem.to_string())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| "unreadable".to_owned());
+        if json {
+            print_json(&json!({
+                "action": "blocked_by_unreadable",
+                "key": id.to_string(),
+                "problem": why,
+            }));
+        }
+        return Err(Failure::failed(format!(
+            "a key is due, but key {id}, which the rules pick, cannot be read here ({why}); \
+             none created (another key would fork the ring): give dpkeys what it needs to read \
+             it, or rotate deliberately with `dpkeys rotate`"
+        )));
+    }
     let (action, key) = match (outcome.created, outcome.adopted) {
         (Some(id), _) => ("created", Some(id)),
         (None, Some(id)) => ("adopted", Some(id)),
