@@ -1,5 +1,6 @@
 //! Loads the ring from its store, keeps the current snapshot, creates and revokes keys.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration as StdDuration, Instant};
@@ -108,6 +109,8 @@ pub(crate) struct KeyManager {
     reload_lock: tokio::sync::Mutex<ReloadState>,
     reloads_started: AtomicU64,
     pub(crate) wake: Arc<Notify>,
+    /// Every key id this manager has seen in the ring: never derived again for a new key.
+    seen_ids: std::sync::Mutex<HashSet<KeyId>>,
 }
 
 impl KeyManager {
@@ -129,6 +132,7 @@ impl KeyManager {
             reload_lock: tokio::sync::Mutex::new(ReloadState::default()),
             reloads_started: AtomicU64::new(0),
             wake: Arc::new(Notify::new()),
+            seen_ids: std::sync::Mutex::default(),
         }
     }
 
@@ -248,9 +252,28 @@ impl KeyManager {
                 _ => tracing::warn!(store = %self.repo.describe(), "{problem}"),
             }
         }
+        self.remember_ids(&elements);
         self.ring.store(ring.clone());
         state.completed = index;
         Ok((ring, named))
+    }
+
+    /// Adds the key ids of `elements` (readable or not) to those never derived again.
+    fn remember_ids(&self, elements: &[Arc<Loaded>]) {
+        let mut seen = self.seen_ids.lock().unwrap_or_else(|e| e.into_inner());
+        for element in elements {
+            match &**element {
+                Loaded::Key(k) => {
+                    seen.insert(k.id);
+                }
+                Loaded::Skipped(RingProblem::UnreadableElement { error, .. }) => {
+                    if let Some(id) = error.key_id() {
+                        seen.insert(id);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Reloads because a payload named a key the ring lacks: waits for a reload that started
@@ -326,7 +349,25 @@ impl KeyManager {
             }
             return Ok(outcome);
         }
-        let id = slot_id(&self.config.application_name, &plan, &ring);
+        let mut id = slot_id(
+            &self.config.application_name,
+            &self.repo.ring_scope(),
+            &plan,
+            &ring,
+        );
+        if ring.get(&id).is_none()
+            && self
+                .seen_ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&id)
+        {
+            // The ring held this id once and lost it (elements deleted by hand): a new key
+            // under an old id would meet nodes that cached the old key.
+            let random = KeyId::new_random(&*self.random);
+            tracing::warn!(key = %id, replacement = %random, "the derived key id was in this ring before; using a random id");
+            id = random;
+        }
         let (id, created) = match self
             .create_key_locked(id, plan.activation, plan.expiration)
             .await?
@@ -533,7 +574,7 @@ mod tests {
         else {
             panic!("an empty ring needs a key")
         };
-        let slot = slot_id("test", &plan, &empty);
+        let slot = slot_id("test", &repo.ring_scope(), &plan, &empty);
         let damaged = XmlElement::new("key").attr("id", slot.to_string());
         repo.store_element(&damaged, &format!("key-{slot}"))
             .await

@@ -17,16 +17,26 @@ const WINDOW_SECONDS: i64 = 3600;
 
 /// The id of the key that fills `plan` in `ring` for `application_name`.
 ///
-/// It hashes the application name (two applications never share a key id, even on empty
-/// rings), every key id of the ring and whether it is revoked, the latest mass-revocation
-/// date, and *when* the key is due: the activation date of a successor (which every node
-/// derives from the same default key), or the hour of an immediate key's decision. An empty
-/// ring therefore never reuses an id it had before being emptied (pruned).
-pub(crate) fn slot_id(application_name: &str, plan: &KeyPlan, ring: &KeyRing) -> KeyId {
+/// It hashes the application name and the store's scope
+/// ([`XmlRepository::ring_scope`](crate::repository::XmlRepository::ring_scope)), so two
+/// applications or two stores never share a key id, even on empty rings; the ring's history
+/// (every key id and whether it is revoked, the latest mass-revocation date); and *when* the
+/// key is due: the activation date of a successor (which every node derives from the same
+/// default key), or the hour of an immediate key's decision. A ring emptied by pruning
+/// therefore never derives an id it had (its keys were created hours before); the key
+/// manager also never reuses an id it has seen in the ring (emptied by hand within the hour).
+pub(crate) fn slot_id(
+    application_name: &str,
+    scope: &str,
+    plan: &KeyPlan,
+    ring: &KeyRing,
+) -> KeyId {
     let mut h = Sha256::new();
-    h.update(b"data-protection key slot v2\0");
-    h.update((application_name.len() as u64).to_be_bytes());
-    h.update(application_name.as_bytes());
+    h.update(b"data-protection key slot v3\0");
+    for part in [application_name, scope] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
     h.update([u8::from(plan.successor)]);
     let when = if plan.successor {
         plan.activation
@@ -72,20 +82,39 @@ mod tests {
     fn ids_differ_by_application_and_by_hour_and_agree_within_it() {
         let t = datetime!(2026-12-02 10:15 UTC);
         let empty = KeyRing::build(&[], &Policy::default(), t);
-        let a = slot_id("App A", &immediate(t), &empty);
-        assert_ne!(a, slot_id("App B", &immediate(t), &empty));
+        let a = slot_id("App A", "s", &immediate(t), &empty);
+        assert_ne!(a, slot_id("App B", "s", &immediate(t), &empty));
         assert_eq!(
             a,
-            slot_id("App A", &immediate(t + time::Duration::minutes(40)), &empty)
+            slot_id(
+                "App A",
+                "s",
+                &immediate(t + time::Duration::minutes(40)),
+                &empty
+            )
         );
         assert_ne!(
             a,
-            slot_id("App A", &immediate(t + time::Duration::hours(1)), &empty)
+            slot_id(
+                "App A",
+                "s",
+                &immediate(t + time::Duration::hours(1)),
+                &empty
+            )
+        );
+        assert_ne!(
+            a,
+            slot_id("App A", "other store", &immediate(t), &empty),
+            "two stores of one application"
         );
         // Name boundaries are part of the hash.
         assert_ne!(
-            slot_id("ab", &immediate(t), &empty),
-            slot_id("a", &immediate(t), &empty)
+            slot_id("ab", "s", &immediate(t), &empty),
+            slot_id("a", "s", &immediate(t), &empty)
+        );
+        assert_ne!(
+            slot_id("a", "bs", &immediate(t), &empty),
+            slot_id("ab", "s", &immediate(t), &empty)
         );
     }
 }

@@ -223,6 +223,11 @@ impl XmlRepository for DirectoryRepository {
     fn describe(&self) -> String {
         format!("directory {}", self.dir.display())
     }
+
+    fn ring_scope(&self) -> String {
+        let dir = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        format!("directory {}", dir.display())
+    }
 }
 
 fn links_unsupported(e: &io::Error) -> bool {

@@ -10,9 +10,20 @@ use crate::xml::XmlElement;
 
 /// Keeps elements in memory. Nothing survives a restart: for tests, and for single-process
 /// apps whose payloads need not outlive the process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryRepository {
     elements: Mutex<Vec<(String, String)>>,
+    /// Tells this store's ring apart from every other memory store's.
+    scope: String,
+}
+
+impl Default for MemoryRepository {
+    fn default() -> Self {
+        Self {
+            elements: Mutex::default(),
+            scope: format!("memory {}", uuid::Uuid::new_v4()),
+        }
+    }
 }
 
 impl MemoryRepository {
@@ -58,6 +69,10 @@ impl XmlRepository for MemoryRepository {
 
     fn describe(&self) -> String {
         "memory".to_owned()
+    }
+
+    fn ring_scope(&self) -> String {
+        self.scope.clone()
     }
 }
 

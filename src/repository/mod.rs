@@ -101,6 +101,16 @@ pub trait XmlRepository: Send + Sync + Debug {
     /// A short description for logs and errors (`directory /var/keys`).
     fn describe(&self) -> String;
 
+    /// Where the ring lives, named the same by every node configured for this store (no host
+    /// names, no credentials): it goes into the ids of keys the rules call for, so two stores
+    /// never derive the same id, while nodes sharing one store still agree on one. Nodes that
+    /// see different scopes for one store (a directory mounted at different paths) stay
+    /// correct but may each create a key when they decide at the same moment. The default is
+    /// [`describe`](Self::describe).
+    fn ring_scope(&self) -> String {
+        self.describe()
+    }
+
     /// The kind of store, a fixed word for metrics labels (`directory`, `redis`, …).
     fn kind(&self) -> &'static str {
         "custom"

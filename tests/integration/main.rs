@@ -14,6 +14,7 @@ mod extremes;
 mod golden;
 mod health;
 mod hostile_store;
+mod key_ids;
 mod logs;
 mod multiprocess;
 mod protect;

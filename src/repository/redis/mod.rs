@@ -339,6 +339,11 @@ impl XmlRepository for RedisRepository {
     fn describe(&self) -> String {
         self.inner.describe.clone()
     }
+
+    /// The list key only: nodes reach one server under different host names.
+    fn ring_scope(&self) -> String {
+        format!("redis list {}", self.inner.list_key)
+    }
 }
 
 impl RedisRepository {
