@@ -14,21 +14,56 @@ use crate::error::StoreError;
 /// Why a session could not be committed. The layer logs it, puts it in the response
 /// extensions and passes it to the hook set with
 /// [`SessionLayer::on_commit_error`](super::SessionLayer::on_commit_error).
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// Its [`source`](std::error::Error::source) is the [`StoreError`] itself for store failures
+/// (downcast it, or use [`store_error_kind`](Self::store_error_kind)).
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum CommitError {
     /// The store failed or timed out.
-    #[error("saving the session failed: {0}")]
-    Store(#[source] Arc<StoreError>),
+    Store(Arc<StoreError>),
     /// The session could not be loaded in this request, so its changes were dropped.
-    #[error("the session was unavailable; its changes were not saved: {0}")]
-    Unavailable(#[source] Arc<StoreError>),
+    Unavailable(Arc<StoreError>),
     /// Other requests kept changing the session; the bounded retries ran out.
-    #[error("the session kept changing concurrently; gave up after {0} retries")]
     Contention(u32),
     /// A key or value is too large for the session format.
-    #[error("the session cannot be serialized: {0}")]
-    Encode(#[from] super::data::EncodeError),
+    Encode(super::data::EncodeError),
+}
+
+impl std::fmt::Display for CommitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Store(e) => write!(f, "saving the session failed: {e}"),
+            Self::Unavailable(e) => {
+                write!(
+                    f,
+                    "the session was unavailable; its changes were not saved: {e}"
+                )
+            }
+            Self::Contention(n) => write!(
+                f,
+                "the session kept changing concurrently; gave up after {n} retries"
+            ),
+            Self::Encode(e) => write!(f, "the session cannot be serialized: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CommitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // The StoreError itself, not the Arc around it, so callers can downcast.
+            Self::Store(e) | Self::Unavailable(e) => Some(&**e),
+            Self::Contention(_) => None,
+            Self::Encode(e) => Some(e),
+        }
+    }
+}
+
+impl From<super::data::EncodeError> for CommitError {
+    fn from(e: super::data::EncodeError) -> Self {
+        Self::Encode(e)
+    }
 }
 
 impl From<StoreError> for CommitError {

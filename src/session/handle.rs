@@ -18,17 +18,42 @@ use crate::random::RandomSource;
 /// [`Session::keys`] does not list it.
 pub const USER_ENTRY: &str = "__DataProtection.Session.User";
 
-/// Errors of the session API.
-#[derive(Debug, thiserror::Error)]
+/// Errors of the session API. Its [`source`](std::error::Error::source) is the
+/// [`StoreError`] itself when the store failed (downcast it, or use
+/// [`store_error_kind`](Self::store_error_kind)).
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum SessionError {
     /// The session could not be loaded for this request (the store failed or timed out);
     /// the error was logged. Changes made in this request are not saved.
-    #[error("the session is unavailable: {0}")]
-    Unavailable(#[source] Arc<StoreError>),
+    Unavailable(Arc<StoreError>),
     /// A value could not be converted to or from JSON.
-    #[error("session value is not valid JSON for this type: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable(e) => write!(f, "the session is unavailable: {e}"),
+            Self::Json(e) => write!(f, "session value is not valid JSON for this type: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // The StoreError itself, not the Arc around it, so callers can downcast.
+            Self::Unavailable(e) => Some(&**e),
+            Self::Json(e) => Some(e),
+        }
+    }
+}
+
+impl From<serde_json::Error> for SessionError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Json(e)
+    }
 }
 
 /// The session of the current request. Cheap to clone (an `Arc` inside); the layer puts

@@ -323,3 +323,47 @@ fn a_ring_whose_default_key_is_unreadable_fails_closed() {
     assert!(protect.stderr.contains(id), "{}", protect.stderr);
     assert_eq!(key_ids(&store), [id], "no key was created");
 }
+
+#[test]
+fn protect_reads_stdin_or_a_file_and_warns_about_an_argument() {
+    let help = dpkeys(&["protect", "--help"]).expect(0);
+    assert!(
+        help.stdout.contains("AVOID") && help.stdout.contains("visible to every process"),
+        "{}",
+        help.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir_url(dir.path());
+    dpkeys(&["--store", &store, "ensure"]).expect(0);
+    let base = ["--store", &store, "--app-name", "A"];
+    let unprotect = |token: &str| {
+        let mut args = base.to_vec();
+        args.extend(["unprotect", "--purpose", "p", token.trim()]);
+        dpkeys(&args).expect(0).stdout
+    };
+    let mut args = base.to_vec();
+    args.extend(["protect", "--purpose", "p"]);
+    let piped = crate::harness::dpkeys_stdin(&args, b"from stdin").expect(0);
+    assert!(piped.stderr.is_empty(), "no warning: {}", piped.stderr);
+    assert_eq!(unprotect(&piped.stdout).trim(), "from stdin");
+
+    let file = dir.path().join("plain.txt");
+    std::fs::write(&file, "from a file").unwrap();
+    let mut args = base.to_vec();
+    args.extend([
+        "protect",
+        "--purpose",
+        "p",
+        "--input-file",
+        file.to_str().unwrap(),
+    ]);
+    let from_file = dpkeys(&args).expect(0);
+    assert!(from_file.stderr.is_empty(), "{}", from_file.stderr);
+    assert_eq!(unprotect(&from_file.stdout).trim(), "from a file");
+
+    let mut args = base.to_vec();
+    args.extend(["protect", "--purpose", "p", "in argv"]);
+    let argv = dpkeys(&args).expect(0);
+    assert!(argv.stderr.contains("warning"), "{}", argv.stderr);
+    assert_eq!(unprotect(&argv.stdout).trim(), "in argv");
+}

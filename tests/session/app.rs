@@ -57,6 +57,20 @@ async fn id(session: Session) -> Result<String, AppError> {
     Ok(session.id().await?)
 }
 
+/// What loading the session gave: `ok`, or the store failure's kind and whether the error
+/// keeps the store error as its source.
+async fn load_kind(session: Session) -> String {
+    match session.load().await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => {
+            let source = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<data_protection::StoreError>())
+                .map(|s| format!("{:?}", s.kind()));
+            format!("{:?} source={source:?}", e.store_error_kind())
+        }
+    }
+}
+
 async fn login(session: Session, UrlPath(user): UrlPath<String>) -> &'static str {
     session.renew();
     session.bind_user(&user);
@@ -108,6 +122,7 @@ pub fn router(layer: SessionLayer) -> Router {
         .route("/remove/{key}", post(remove))
         .route("/keys", get(keys))
         .route("/id", get(id))
+        .route("/load-kind", get(load_kind))
         .route("/login/{user}", post(login))
         .route("/whoami", get(whoami))
         .route("/logout", post(logout))
@@ -124,9 +139,15 @@ async fn commit_error_header(mut response: Response) -> Response {
     if let Some(e) = response.extensions().get::<CommitError>() {
         let value = HeaderValue::from_str(&e.to_string().replace(['\r', '\n'], " "))
             .unwrap_or(HeaderValue::from_static("unprintable"));
-        response
-            .headers_mut()
-            .insert("x-session-commit-error", value);
+        let source = std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<data_protection::StoreError>())
+            .map(|s| format!("{:?}", s.kind()));
+        let kind = format!("{:?} source={source:?}", e.store_error_kind());
+        let headers = response.headers_mut();
+        headers.insert("x-session-commit-error", value);
+        if let Ok(kind) = HeaderValue::from_str(&kind) {
+            headers.insert("x-session-commit-error-kind", kind);
+        }
     }
     response
 }

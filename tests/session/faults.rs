@@ -115,3 +115,42 @@ async fn redis_paused_then_killed_answers_within_the_io_timeout_and_recovers() {
     assert_eq!(first, "1");
     assert_eq!(b.text("/counter").await, "2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn session_errors_tell_a_timeout_from_a_refused_connection() {
+    let mut redis = PrivateRedis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dp = ring(dir.path(), "Faults").build().await.unwrap();
+    let store = RedisSessionStore::builder(redis.url())
+        .connect_timeout(Duration::from_millis(500))
+        .build()
+        .await
+        .unwrap();
+    let layer = SessionLayer::builder(&dp, store)
+        .io_timeout(IO_TIMEOUT)
+        .build()
+        .unwrap();
+    let b = Browser::new(serve(router(layer)).await);
+    assert_eq!(b.text("/counter").await, "1");
+    assert_eq!(b.text("/load-kind").await, "ok");
+
+    for (phase, kind) in [("paused", "Timeout"), ("killed", "Unavailable")] {
+        if phase == "paused" {
+            redis.pause();
+        } else {
+            redis.kill();
+        }
+        let expected = format!("Some({kind}) source=Some(\"{kind}\")");
+        assert_eq!(
+            b.text("/load-kind").await,
+            expected,
+            "{phase}: the load error keeps its kind and its source"
+        );
+        let r = b.post("/set/k/v").await;
+        assert_eq!(
+            r.headers()["x-session-commit-error-kind"].to_str().unwrap(),
+            expected,
+            "{phase}: the commit error keeps its kind and its source"
+        );
+    }
+}

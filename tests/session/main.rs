@@ -10,6 +10,7 @@ mod app;
 #[path = "../integration/backends.rs"]
 mod backends;
 mod concurrency;
+mod config;
 #[cfg(feature = "redis")]
 mod faults;
 mod fixation;
