@@ -72,4 +72,64 @@ pub mod __fuzz {
     pub fn session_cookie_header(value: &str) -> Option<String> {
         crate::session::cookie_value_for_fuzzing(value)
     }
+
+    /// Names arbitrary bytes as a store without names does (a Redis list element): a derived
+    /// name is always one the stores accept.
+    #[cfg(any(feature = "redis", fuzzing))]
+    pub fn nameless_element(bytes: &[u8]) {
+        let text = crate::repository::element_text(bytes);
+        if let Some(name) = crate::repository::derived_name(&text) {
+            assert!(
+                crate::repository::is_valid_friendly_name(&name),
+                "derived name {name:?} is not a valid friendly name"
+            );
+        }
+    }
+
+    /// Reads bytes as a single-blob document: the document it writes back reads as the same
+    /// elements, each element can be appended to an empty document under its derived name,
+    /// and removing it by that name removes it.
+    #[cfg(any(feature = "object-store", fuzzing))]
+    pub fn single_blob_document(bytes: &[u8]) {
+        use crate::repository::StoreOutcome;
+        use crate::repository::blob_document::Document;
+        let Ok(doc) = Document::parse("fuzz", "blob", bytes) else {
+            return;
+        };
+        let elements = doc.elements();
+        let text = doc.to_text();
+        let again = Document::parse("fuzz", "blob", text.as_bytes())
+            .unwrap_or_else(|e| panic!("a written document reads back: {e}"));
+        assert!(again.elements() == elements, "elements survive a write");
+        for stored in &elements {
+            let (Some(name), Ok(element)) =
+                (&stored.name, crate::xml::XmlElement::parse(&stored.xml))
+            else {
+                continue;
+            };
+            let mut fresh = Document::empty();
+            let appended = fresh.append("fuzz", &element, name);
+            assert!(
+                matches!(appended, Ok(StoreOutcome::Created)),
+                "an element goes in under its derived name"
+            );
+            assert!(fresh.remove(std::slice::from_ref(name)), "and comes out by it");
+        }
+    }
+
+    /// A session cookie as the layer reads it: an arbitrary value never panics, and a cookie
+    /// the layer writes for `key` reads back as `key` when it has a session key's shape.
+    #[cfg(feature = "session")]
+    pub async fn session_cookie(protector: &crate::Protector, key: &str, value: &str) {
+        let _ = crate::session::cookie::unprotect_key(protector, value).await;
+        if let Ok(cookie) = crate::session::cookie::protect_key(protector, key) {
+            let back = crate::session::cookie::unprotect_key(protector, &cookie).await;
+            let shaped = key.chars().count() == crate::session::SESSION_KEY_LEN
+                && !key.trim().is_empty();
+            match back {
+                Ok(k) => assert!(shaped && k == key, "the cookie gives back its key"),
+                Err(_) => assert!(!shaped, "a well-formed key's cookie reads back"),
+            }
+        }
+    }
 }

@@ -1,9 +1,36 @@
-//! Arbitrary bytes as a stored session blob (DistributedSession revision 2) and as a request's
-//! `Cookie` header: never a panic, and every blob that decodes re-encodes to itself.
+//! Arbitrary bytes as a stored session blob (DistributedSession revision 2), as a request's
+//! `Cookie` header and as the session cookie's value: never a panic, every blob that decodes
+//! re-encodes to itself, and a cookie the layer writes for a key reads back as that key.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use data_protection::session::SessionData;
+use data_protection::{DataProtection, Protector};
 use libfuzzer_sys::fuzz_target;
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+fn protector() -> &'static Protector {
+    static P: OnceLock<Protector> = OnceLock::new();
+    P.get_or_init(|| {
+        let dp = runtime().block_on(
+            DataProtection::builder()
+                .application_name("Fuzz")
+                .background_refresh(false)
+                .build(),
+        );
+        dp.unwrap().protector(["SessionMiddleware"])
+    })
+}
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(session) = SessionData::decode(data) {
@@ -16,5 +43,16 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = data_protection::__fuzz::session_cookie_header(text);
+    }
+    // The first byte splits the rest into a session key and a cookie value.
+    if let Some((split, rest)) = data.split_first() {
+        let at = usize::from(*split).min(rest.len());
+        let key = String::from_utf8_lossy(&rest[..at]);
+        let value = String::from_utf8_lossy(&rest[at..]);
+        runtime().block_on(data_protection::__fuzz::session_cookie(
+            protector(),
+            &key,
+            &value,
+        ));
     }
 });

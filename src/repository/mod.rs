@@ -7,6 +7,9 @@
 
 #[cfg(feature = "object-store")]
 mod blob;
+// The single-blob document format; built for the fuzz targets too.
+#[cfg(any(feature = "object-store", fuzzing))]
+pub(crate) mod blob_document;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod directory;
@@ -115,6 +118,23 @@ pub trait XmlRepository: Send + Sync + Debug {
     fn kind(&self) -> &'static str {
         "custom"
     }
+}
+
+/// The text of an element a store without names (a Redis list) holds; invalid UTF-8 is
+/// replaced so the key manager can report it.
+#[cfg(any(feature = "redis", fuzzing))]
+pub(crate) fn element_text(bytes: &[u8]) -> Zeroizing<String> {
+    Zeroizing::new(match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    })
+}
+
+/// The name a store without names gives an element's text: the one its content gives
+/// ([`element_name`]), if it parses.
+#[cfg(any(feature = "redis", fuzzing))]
+pub(crate) fn derived_name(text: &str) -> Option<String> {
+    XmlElement::parse(text).ok().as_ref().and_then(element_name)
 }
 
 /// Checks a friendly name, with an error naming `store` when it is not acceptable.

@@ -50,7 +50,7 @@
 mod axum;
 mod commit;
 mod config;
-mod cookie;
+pub(crate) mod cookie;
 mod data;
 mod handle;
 mod layer;

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use super::document::Document;
 use super::single_blob::backoff;
 use crate::error::{StoreError, StoreErrorKind};
+use crate::repository::blob_document::Document;
 use crate::repository::fs::{self as store_fs, create_private_dir, sync_dir, write_new_file};
 use crate::repository::{StoreOutcome, StoredElement};
 use crate::xml::XmlElement;

@@ -13,7 +13,6 @@
 //! lists the prefix and fetches only new or changed objects, and a single-blob refresh is a
 //! conditional GET that usually answers "not modified".
 
-mod document;
 mod errors;
 mod local_lock;
 mod per_object;

@@ -10,10 +10,10 @@ use object_store::{GetOptions, ObjectStore, PutMode, PutOptions, PutPayload, Upd
 use rand::RngExt;
 use zeroize::Zeroizing;
 
-use super::document::Document;
 use super::errors::{Op, is_container_missing, store_error};
 use super::per_object::wipe;
 use crate::error::{StoreError, StoreErrorKind};
+use crate::repository::blob_document::Document;
 use crate::repository::{StoreOutcome, StoredElement};
 use crate::xml::XmlElement;
 

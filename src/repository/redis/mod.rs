@@ -16,7 +16,10 @@ use zeroize::Zeroizing;
 pub use config::RedisRepositoryBuilder;
 use connection::{Conn, Connector, is_connection_lost, store_error};
 
-use super::{StoreOutcome, StoredElement, XmlRepository, check_friendly_name, element_name};
+use super::{
+    StoreOutcome, StoredElement, XmlRepository, check_friendly_name, derived_name, element_name,
+    element_text,
+};
 use crate::error::{Error, StoreError, StoreErrorKind};
 use crate::xml::XmlElement;
 
@@ -208,7 +211,7 @@ impl RedisRepository {
                 let digest: [u8; 32] = Sha256::digest(bytes.as_slice()).into();
                 let name = match cache.get(&digest) {
                     Some(name) => name.clone(),
-                    None => derive_name(&text_of(bytes)),
+                    None => derived_name(&element_text(bytes)),
                 };
                 next.insert(digest, name.clone());
                 name
@@ -217,18 +220,6 @@ impl RedisRepository {
         *cache = next;
         names
     }
-}
-
-/// An element's text; invalid UTF-8 is replaced so the key manager can report it.
-fn text_of(bytes: &[u8]) -> Zeroizing<String> {
-    Zeroizing::new(match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    })
-}
-
-fn derive_name(text: &str) -> Option<String> {
-    XmlElement::parse(text).ok().as_ref().and_then(element_name)
 }
 
 #[async_trait]
@@ -240,7 +231,7 @@ impl XmlRepository for RedisRepository {
             .iter()
             .zip(snapshot.names)
             .map(|(bytes, name)| {
-                let mut text = text_of(bytes);
+                let mut text = element_text(bytes);
                 StoredElement::new(name, std::mem::take(&mut *text))
             })
             .collect())

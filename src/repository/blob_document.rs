@@ -11,13 +11,13 @@ const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>";
 const ROOT: &str = "repository";
 
 /// A parsed single-blob document.
-pub(super) struct Document {
+pub(crate) struct Document {
     root: XmlElement,
 }
 
 impl Document {
     /// The document of an absent blob.
-    pub(super) fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Self {
             root: XmlElement::new(ROOT),
         }
@@ -25,7 +25,7 @@ impl Document {
 
     /// Parses the blob's bytes. Anything that is not a `<repository>` document is
     /// [`Corrupt`](StoreErrorKind::Corrupt): it is never overwritten.
-    pub(super) fn parse(store: &str, what: &str, bytes: &[u8]) -> Result<Self, StoreError> {
+    pub(crate) fn parse(store: &str, what: &str, bytes: &[u8]) -> Result<Self, StoreError> {
         let corrupt = |why: String| {
             StoreError::new(
                 StoreErrorKind::Corrupt,
@@ -42,7 +42,7 @@ impl Document {
     }
 
     /// The elements, each as a standalone single-line element named from its content.
-    pub(super) fn elements(&self) -> Vec<StoredElement> {
+    pub(crate) fn elements(&self) -> Vec<StoredElement> {
         let inherited: Vec<_> = self
             .root
             .attributes
@@ -70,7 +70,7 @@ impl Document {
 
     /// Appends `element` unless an element with that name is there already. The name must
     /// be the one its content gives ([`element_name`]): the document keeps no other.
-    pub(super) fn append(
+    pub(crate) fn append(
         &mut self,
         store: &str,
         element: &XmlElement,
@@ -94,7 +94,7 @@ impl Document {
     }
 
     /// Removes the named elements; whether any was there.
-    pub(super) fn remove(&mut self, names: &[String]) -> bool {
+    pub(crate) fn remove(&mut self, names: &[String]) -> bool {
         let before = self.root.children.len();
         self.root.children.retain(|n| match n {
             Node::Element(e) => !element_name(e).is_some_and(|name| names.contains(&name)),
@@ -110,7 +110,7 @@ impl Document {
     }
 
     /// The blob's new content: declaration and document on one line, no BOM.
-    pub(super) fn to_text(&self) -> Zeroizing<String> {
+    pub(crate) fn to_text(&self) -> Zeroizing<String> {
         let body = Zeroizing::new(self.root.to_compact_string());
         let mut text = Zeroizing::new(String::with_capacity(DECLARATION.len() + body.len()));
         text.push_str(DECLARATION);
