@@ -113,7 +113,10 @@ pub mod __fuzz {
                 matches!(appended, Ok(StoreOutcome::Created)),
                 "an element goes in under its derived name"
             );
-            assert!(fresh.remove(std::slice::from_ref(name)), "and comes out by it");
+            assert!(
+                fresh.remove(std::slice::from_ref(name)),
+                "and comes out by it"
+            );
         }
     }
 
@@ -124,8 +127,8 @@ pub mod __fuzz {
         let _ = crate::session::cookie::unprotect_key(protector, value).await;
         if let Ok(cookie) = crate::session::cookie::protect_key(protector, key) {
             let back = crate::session::cookie::unprotect_key(protector, &cookie).await;
-            let shaped = key.chars().count() == crate::session::SESSION_KEY_LEN
-                && !key.trim().is_empty();
+            let shaped =
+                key.chars().count() == crate::session::SESSION_KEY_LEN && !key.trim().is_empty();
             match back {
                 Ok(k) => assert!(shaped && k == key, "the cookie gives back its key"),
                 Err(_) => assert!(!shaped, "a well-formed key's cookie reads back"),
