@@ -80,8 +80,8 @@ pub fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
 }
 
-/// The `[string_protect_cbc]` token of the derived vectors and its key file.
-pub fn cbc_vector() -> (String, PathBuf) {
+/// A field of a section of `derived/protect_vectors.txt` (`[section]`, `field=value`).
+pub fn derived_vector(section: &str, field: &str) -> String {
     let file = vectors().join("derived/protect_vectors.txt");
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
         panic!(
@@ -89,19 +89,29 @@ pub fn cbc_vector() -> (String, PathBuf) {
             file.display()
         )
     });
-    let section = text
+    let head = format!("{section}]");
+    let body = text
         .split("\n[")
-        .find(|s| s.starts_with("string_protect_cbc]"))
-        .expect("[string_protect_cbc] section");
-    let token = section
-        .lines()
-        .find_map(|l| l.strip_prefix("protected_base64url="))
-        .expect("protected_base64url")
+        .find(|s| s.starts_with(&head))
+        .unwrap_or_else(|| panic!("no [{section}] in {}", file.display()));
+    let prefix = format!("{field}=");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {field} in [{section}]"))
         .trim()
-        .to_owned();
+        .to_owned()
+}
+
+/// The derived vectors' AES-256-CBC key file (the key of every derived token).
+pub fn derived_key_file() -> PathBuf {
+    vectors().join("derived/key-0f8fad5b-d9cb-469f-a165-70867728950e.xml")
+}
+
+/// The `[string_protect_cbc]` token of the derived vectors and its key file.
+pub fn cbc_vector() -> (String, PathBuf) {
     (
-        token,
-        vectors().join("derived/key-0f8fad5b-d9cb-469f-a165-70867728950e.xml"),
+        derived_vector("string_protect_cbc", "protected_base64url"),
+        derived_key_file(),
     )
 }
 

@@ -13,6 +13,7 @@ mod directory;
 #[cfg(feature = "object-store")]
 mod gcs;
 mod harness;
+mod inspect;
 #[cfg(feature = "redis")]
 mod redis;
 mod scenarios;
