@@ -5,8 +5,6 @@
     reason = "helpers are `pub` to be shared between the modules of this one test binary"
 )]
 
-#[path = "../integration/backends.rs"]
-mod backends;
 #[cfg(feature = "object-store")]
 mod blob;
 mod directory;
@@ -17,3 +15,7 @@ mod inspect;
 #[cfg(feature = "redis")]
 mod redis;
 mod scenarios;
+#[path = "../support/mod.rs"]
+mod support;
+
+use support::backends;

@@ -7,13 +7,10 @@
 )]
 
 mod app;
-#[path = "../integration/backends.rs"]
-mod backends;
 mod concurrency;
 #[cfg(feature = "redis")]
 mod faults;
 mod http;
-mod logs;
 mod memory_store;
 #[cfg(feature = "redis")]
 mod processes;
@@ -22,4 +19,8 @@ mod redis_common;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod single_user;
+#[path = "../support/mod.rs"]
+mod support;
 mod vectors;
+
+use support::{backends, log_capture as logs};

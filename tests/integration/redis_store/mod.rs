@@ -5,9 +5,7 @@
 mod compat;
 mod conformance;
 mod faults;
-mod logs;
 mod races;
-mod server;
 mod tls;
 
 use std::sync::Arc;
