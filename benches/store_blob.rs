@@ -13,8 +13,10 @@
 //!
 //! - `load-1000`: a new node starts on the ring: `BlobRepository::from_url_with_options` (a new
 //!   client with an empty cache) and `DataProtection::builder().persist_keys_to(..).build()`,
-//!   which reads and parses every key. Per object that is one LIST and 1,000 GETs (16 at a
-//!   time); single blob, one GET of about 1 MB.
+//!   which reads and parses every key. Per object that is one LIST and 1,000 GETs, measured
+//!   side by side in the same run with the GETs one after another (`…/per-object/sequential`,
+//!   `with_read_concurrency(1)`: the old path), 16 at a time (`…/concurrent-16`, the default)
+//!   and 64 at a time (`…/concurrent-64`); single blob, one GET of about 1 MB.
 //! - `refresh-unchanged`: `DataProtection::refresh()` on a running node when nothing changed:
 //!   one LIST (per object) or one conditional GET answered `304 Not Modified` (single blob),
 //!   then the key manager's check that every element is unchanged.
@@ -85,6 +87,14 @@ impl Ring {
         BlobRepository::from_url_with_options(&self.url, self.options.clone()).expect("store URL")
     }
 }
+
+/// The per-object read concurrencies compared in one run: the old sequential path, the
+/// default, and a wider bound.
+const READ_CONCURRENCY: [(usize, &str); 3] = [
+    (1, "sequential"),
+    (16, "concurrent-16"),
+    (64, "concurrent-64"),
+];
 
 fn options(backend: Backend) -> Vec<(&'static str, String)> {
     match backend {
@@ -196,10 +206,14 @@ fn raw_store(backend: Backend) -> Arc<dyn ObjectStore> {
     }
 }
 
-async fn start_node(ring: &Ring) -> DataProtection {
+async fn start_node(ring: &Ring, read_concurrency: Option<usize>) -> DataProtection {
+    let repo = match read_concurrency {
+        Some(n) => ring.repo().with_read_concurrency(n),
+        None => ring.repo(),
+    };
     DataProtection::builder()
         .application_name("bench")
-        .persist_keys_to(ring.repo())
+        .persist_keys_to(repo)
         .clock(Arc::new(ManualClock::new(datetime!(2024-02-01 0:00 UTC))))
         .disable_automatic_key_generation()
         .background_refresh(false)
@@ -235,15 +249,25 @@ fn main() {
 
             let mut load = c.benchmark_group("load-1000");
             load.sampling_mode(SamplingMode::Flat);
-            load.bench_function(&label, |b| {
-                b.iter(|| {
-                    let dp = rt.block_on(start_node(&ring));
-                    assert_eq!(dp.keys().len(), KEYS);
-                })
-            });
+            let variants: Vec<(Option<usize>, String)> = if ring.prefix.is_some() {
+                READ_CONCURRENCY
+                    .iter()
+                    .map(|(n, name)| (Some(*n), format!("{label}/{name}")))
+                    .collect()
+            } else {
+                vec![(None, label.clone())]
+            };
+            for (read_concurrency, name) in &variants {
+                load.bench_function(name, |b| {
+                    b.iter(|| {
+                        let dp = rt.block_on(start_node(&ring, *read_concurrency));
+                        assert_eq!(dp.keys().len(), KEYS);
+                    })
+                });
+            }
             load.finish();
 
-            let dp = rt.block_on(start_node(&ring));
+            let dp = rt.block_on(start_node(&ring, None));
             let mut refresh = c.benchmark_group("refresh-unchanged");
             refresh.bench_function(&label, |b| {
                 b.iter(|| rt.block_on(dp.refresh()).expect("refresh"))

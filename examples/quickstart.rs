@@ -5,6 +5,17 @@
 //! ```
 
 use data_protection::DataProtection;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// RFC 3339 in UTC to the second, as `dpkeys` prints dates.
+fn rfc3339(date: OffsetDateTime) -> String {
+    let utc = date.to_offset(time::UtcOffset::UTC);
+    utc.replace_nanosecond(0)
+        .unwrap_or(utc)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| utc.to_string())
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,8 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  {} {:<10} activates {} expires {}{}",
             key.id,
             key.status,
-            key.activation,
-            key.expiration,
+            rfc3339(key.activation),
+            rfc3339(key.expiration),
             if key.is_default { "  (default)" } else { "" }
         );
     }

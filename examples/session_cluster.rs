@@ -3,8 +3,11 @@
 //! both the old cookie and new ones keep working on both nodes. Each step is printed.
 //!
 //! ```sh
-//! REDIS_URL=redis://127.0.0.1:6379/ cargo run --example session_cluster --features session,axum,redis
+//! cargo run --example session_cluster --features session,axum,redis
 //! ```
+//!
+//! It uses `REDIS_URL` when set; otherwise it starts a private `redis-server` from `PATH` on a
+//! free loopback port for the run (and says how to install one when there is none).
 //!
 //! The nodes run in this process for a one-command demo, but share nothing except the
 //! key directory and Redis: each has its own key-ring provider, Redis connection and HTTP
@@ -19,6 +22,10 @@ use axum::routing::{get, post};
 use data_protection::DataProtection;
 use data_protection::session::{RedisSessionStore, Session, SessionLayer};
 use time::OffsetDateTime;
+
+/// Redis for the demo (`REDIS_URL` or a private server).
+#[path = "support/demo_redis.rs"]
+pub mod demo_redis;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -162,8 +169,8 @@ pub async fn demo(
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let redis_url =
-        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
+    let redis = demo_redis::DemoRedis::from_env_or_exit();
+    let redis_url = redis.url().to_owned();
     let keys = tempfile::tempdir()?;
     let instance = format!("session-cluster-demo-{}:", std::process::id());
     let mut step = 0;

@@ -3,7 +3,7 @@
 // Layers, bottom up; a module imports only from layers below its own (and from its
 // defining module, never through these re-exports):
 //   primitives: secret, key_id, clock, random, error
-//   formats:    algorithm, xml, elements, payload
+//   formats:    algorithm, xml, elements, payload, token
 //   crypto:     crypto
 //   (metrics: a leaf every layer may call)
 //   stores:     repository (+ redis_client)
@@ -30,6 +30,7 @@ mod secret;
 pub mod session;
 #[cfg(any(test, feature = "insecure-test-utils"))]
 pub mod testing;
+pub mod token;
 pub mod xml;
 
 pub use algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};

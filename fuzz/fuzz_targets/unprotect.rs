@@ -1,4 +1,5 @@
-//! Arbitrary bytes and strings through unprotect, plain and time-limited: never a panic.
+//! Arbitrary bytes and strings through unprotect, plain and time-limited, and through token
+//! inspection (`dpkeys inspect`): never a panic.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -33,5 +34,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = p.time_limited().unprotect(&framed);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = p.unprotect_str(text);
+        let info = data_protection::token::inspect(text);
+        let _ = info.truncation();
+        let _ = info.fit_for(data_protection::Algorithm::AES_256_GCM);
     }
 });

@@ -84,5 +84,6 @@ pub(crate) fn cookie_value_for_fuzzing(header: &str) -> Option<String> {
         http::header::COOKIE,
         http::HeaderValue::from_str(header).ok()?,
     );
-    cookie::find_cookie(&headers, ".AspNetCore.Session").and_then(cookie::unescape_value)
+    cookie::find_cookie(&headers, ".AspNetCore.Session")
+        .and_then(crate::token::escape::unescape_data_string)
 }

@@ -1,10 +1,12 @@
 //! Running the `dpkeys` binary.
 #![allow(dead_code)] // which helpers are used depends on the store features built
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+
+use crate::support::vectors;
 
 /// The finished command: exit code, stdout, stderr.
 pub struct Run {
@@ -75,33 +77,22 @@ pub fn dpkeys_stdin<S: AsRef<std::ffi::OsStr>>(args: &[S], input: &[u8]) -> Run 
     finish(child.wait_with_output().unwrap())
 }
 
-/// The shared known-answer vectors.
-pub fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
+/// A field of a section of `derived/protect_vectors.txt`.
+pub fn derived_vector(section: &str, field: &str) -> String {
+    let fields = vectors::section(&vectors::derived("protect_vectors.txt"), section);
+    vectors::field(&fields, field).to_owned()
+}
+
+/// The derived vectors' AES-256-CBC key file (the key of every derived token).
+pub fn derived_key_file() -> PathBuf {
+    vectors::derived(vectors::DERIVED_CBC_KEY_FILE)
 }
 
 /// The `[string_protect_cbc]` token of the derived vectors and its key file.
 pub fn cbc_vector() -> (String, PathBuf) {
-    let file = vectors().join("derived/protect_vectors.txt");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (the shared vectors beside the project)",
-            file.display()
-        )
-    });
-    let section = text
-        .split("\n[")
-        .find(|s| s.starts_with("string_protect_cbc]"))
-        .expect("[string_protect_cbc] section");
-    let token = section
-        .lines()
-        .find_map(|l| l.strip_prefix("protected_base64url="))
-        .expect("protected_base64url")
-        .trim()
-        .to_owned();
     (
-        token,
-        vectors().join("derived/key-0f8fad5b-d9cb-469f-a165-70867728950e.xml"),
+        derived_vector("string_protect_cbc", "protected_base64url"),
+        derived_key_file(),
     )
 }
 

@@ -5,14 +5,17 @@
     reason = "helpers are `pub` to be shared between the modules of this one test binary"
 )]
 
-#[path = "../integration/backends.rs"]
-mod backends;
 #[cfg(feature = "object-store")]
 mod blob;
 mod directory;
 #[cfg(feature = "object-store")]
 mod gcs;
 mod harness;
+mod inspect;
 #[cfg(feature = "redis")]
 mod redis;
 mod scenarios;
+#[path = "../support/mod.rs"]
+mod support;
+
+use support::backends;

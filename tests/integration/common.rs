@@ -8,49 +8,9 @@ use data_protection::xml::XmlElement;
 use data_protection::{DataProtection, DataProtectionBuilder, ManualClock};
 use time::OffsetDateTime;
 
-/// `../shared/vectors` beside the project root.
-pub fn vectors_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
-    assert!(
-        dir.is_dir(),
-        "the shared test vectors are missing at {}: clone the project with shared/ beside it",
-        dir.display()
-    );
-    dir
-}
-
 /// `keyring-formats/golden` in the repository.
 pub fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("keyring-formats/golden")
-}
-
-/// Reads `key=value` lines of `[section]` in a vector file.
-pub fn section(file: &Path, name: &str) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let mut inside = false;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if line.starts_with('[') {
-            inside = line.starts_with(&format!("[{name}]"));
-            continue;
-        }
-        if let Some((k, v)) = line
-            .split_once('=')
-            .filter(|_| inside && !line.starts_with('#'))
-        {
-            out.push((k.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
-    assert!(!out.is_empty(), "no section [{name}] in {}", file.display());
-    out
-}
-
-pub fn field<'a>(fields: &'a [(String, String)], key: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no field {key}"))
 }
 
 /// A memory store holding the given XML documents, named as their file stems.

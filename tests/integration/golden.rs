@@ -5,6 +5,7 @@ use data_protection::{Error, KeyProblem, KeyStatus};
 use time::macros::datetime;
 
 use crate::common::*;
+use crate::support::vectors::{field, section, vectors_dir};
 
 fn golden(name: &str) -> String {
     std::fs::read_to_string(golden_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))

@@ -4,7 +4,9 @@
     reason = "helpers are `pub` to be shared between the modules of this one test binary"
 )]
 
-mod backends;
+#[path = "../support/mod.rs"]
+mod support;
+use support::backends;
 #[cfg(feature = "object-store")]
 mod blob_store;
 mod common;

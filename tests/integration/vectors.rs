@@ -10,6 +10,7 @@ use data_protection::testing::InsecureSequentialRandom;
 use time::macros::datetime;
 
 use crate::common::*;
+use crate::support::vectors::{field, section, vectors_dir};
 
 const CBC_KEY: &str = "key-0f8fad5b-d9cb-469f-a165-70867728950e";
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use data_protection::session::{RedisSessionStore, SessionLayer};
 
 use crate::app::{Browser, ring, router, serve};
-use crate::redis_common::PrivateRedis;
+use crate::support::private_redis::PrivateRedis;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(1);
 /// Hang detection, not a speed claim: the answer may take the timeout plus this.
@@ -42,7 +42,7 @@ async fn timed(b: &Browser, method: &str, path: &str) -> Answer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_paused_then_killed_answers_within_the_io_timeout_and_recovers() {
-    let mut redis = PrivateRedis::start();
+    let mut redis = PrivateRedis::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let dp = ring(dir.path(), "Faults").build().await.unwrap();
     let store = RedisSessionStore::builder(redis.url())

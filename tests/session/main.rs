@@ -7,15 +7,12 @@
 )]
 
 mod app;
-#[path = "../integration/backends.rs"]
-mod backends;
 mod concurrency;
 mod config;
 #[cfg(feature = "redis")]
 mod faults;
 mod fixation;
 mod http;
-mod logs;
 mod memory_store;
 #[cfg(feature = "redis")]
 mod processes;
@@ -24,4 +21,8 @@ mod redis_common;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod single_user;
+#[path = "../support/mod.rs"]
+mod support;
 mod vectors;
+
+use support::{backends, log_capture as logs};

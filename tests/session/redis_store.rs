@@ -19,6 +19,10 @@ use crate::redis_common::{cluster_urls, raw, store};
 use crate::vectors::{blob_vector, cookie_vector, vector_key_dir};
 
 #[allow(dead_code)] // the example's main is not used here
+#[allow(
+    clippy::duplicate_mod,
+    reason = "both examples include examples/support/demo_redis.rs"
+)]
 #[path = "../../examples/session_counter.rs"]
 mod counter_example;
 
@@ -210,4 +214,35 @@ async fn the_cluster_example_runs_every_step() {
         "{lines:#?}"
     );
     assert!(lines.last().unwrap().starts_with("done"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_session_examples_start_a_private_redis_when_redis_url_is_unset() {
+    use cluster_example::demo_redis::DemoRedis;
+    // What `cargo run --example session_cluster` does with REDIS_URL unset and redis-server
+    // installed: a server of its own on a free loopback port, used by the whole demo.
+    let bin = crate::backends::env("REDIS_SERVER_BIN");
+    let redis = DemoRedis::connect_or_start(None, Some(bin.into())).unwrap();
+    assert!(redis.is_private());
+    let url = redis.url().to_owned();
+    assert_ne!(url, crate::backends::env("REDIS_URL"));
+    let keys = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    cluster_example::demo(keys.path(), &url, "demo:", &mut |l| lines.push(l))
+        .await
+        .unwrap();
+    assert!(lines.last().unwrap().starts_with("done"), "{lines:#?}");
+    // Dropping it stops the server.
+    drop(redis);
+    let client = redis::Client::open(url.as_str()).unwrap();
+    assert!(client.get_multiplexed_async_connection().await.is_err());
+
+    // REDIS_URL set: used as it is, nothing started.
+    let given = DemoRedis::connect_or_start(Some("redis://192.0.2.1:1/".into()), None).unwrap();
+    assert!(!given.is_private());
+    assert_eq!(given.url(), "redis://192.0.2.1:1/");
+    // No redis-server: the error says how to install one.
+    let missing = DemoRedis::connect_or_start(None, Some("/nonexistent/redis-server".into()));
+    let err = missing.err().unwrap();
+    assert!(err.contains("apt-get install redis-server"), "{err}");
 }

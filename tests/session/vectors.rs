@@ -1,7 +1,6 @@
 //! The derived session vectors in ../shared/vectors: the cookie unprotects to its session
 //! key and the blob decodes to its three entries.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -9,41 +8,15 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use data_protection::session::SessionData;
 use data_protection::{DataProtection, ManualClock};
 
-fn vectors_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/derived");
-    assert!(
-        dir.is_dir(),
-        "the shared test vectors are missing at {}: clone the project with shared/ beside it",
-        dir.display()
-    );
-    dir
-}
+use crate::support::vectors;
 
-/// `key=value` lines of a vector file (of one `[section]`, or of the whole file).
+/// `key=value` lines of a derived vector file (of one `[section]`, or of the whole file).
 fn fields(file: &str, section: Option<&str>) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(vectors_dir().join(file)).unwrap();
-    let mut inside = section.is_none();
-    let mut out = Vec::new();
-    for line in text.lines() {
-        if line.starts_with('[') {
-            inside = section.is_some_and(|s| line.starts_with(&format!("[{s}]")));
-        } else if inside
-            && !line.starts_with('#')
-            && let Some((k, v)) = line.split_once('=')
-        {
-            out.push((k.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
-    out
+    vectors::fields(&vectors::derived(file), section)
 }
 
 fn get(fields: &[(String, String)], key: &str) -> String {
-    fields
-        .iter()
-        .find(|(k, _)| k == key)
-        .unwrap_or_else(|| panic!("no field {key}"))
-        .1
-        .clone()
+    vectors::field(fields, key).to_owned()
 }
 
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
@@ -109,8 +82,8 @@ pub fn cookie_vector() -> CookieVector {
 /// A key directory holding the derived CBC key the cookie vector was protected with.
 pub fn vector_key_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let name = "key-0f8fad5b-d9cb-469f-a165-70867728950e.xml";
-    std::fs::copy(vectors_dir().join(name), dir.path().join(name)).unwrap();
+    let name = vectors::DERIVED_CBC_KEY_FILE;
+    std::fs::copy(vectors::derived(name), dir.path().join(name)).unwrap();
     dir
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{copy, protect, prune, revoke, rotate, unprotect};
+use crate::commands::{copy, inspect, protect, prune, revoke, rotate, unprotect};
 use crate::units::parse_duration;
 
 /// Rotate, list, revoke and prune the keys of an ASP.NET Core compatible key ring; protect and
@@ -32,7 +32,7 @@ pub(crate) struct Cli {
     #[arg(long, env = "DPKEYS_APP_NAME", global = true)]
     pub app_name: Option<String>,
 
-    /// Machine-readable JSON output (list, ensure, rotate, revoke, check, prune, copy).
+    /// Machine-readable JSON output (list, ensure, rotate, revoke, check, prune, copy, inspect).
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -67,6 +67,10 @@ pub(crate) enum Command {
     Protect(protect::ProtectArgs),
     /// Unprotects TOKEN (or stdin) and prints the plaintext.
     Unprotect(unprotect::UnprotectArgs),
+    /// Decodes TOKEN (or a cookie, or stdin) without key material: its encoding, header, key
+    /// id, the algorithms its size fits, truncation; with --store, its key's status in the
+    /// ring. Exits 1 when something visible keeps it from unprotecting.
+    Inspect(inspect::InspectArgs),
     /// Reads every key, derives from it, and reports problems; exits 1 if there are any.
     Check,
     /// Copies every key and revocation to another store (migration). Existing elements of the

@@ -35,23 +35,33 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Failure> {
-    let store = open_store(cli.store.as_deref())?;
+    let store = || open_store(cli.store.as_deref());
     match &cli.command {
-        Command::List => commands::list::run(&connect(&cli, store).await?, cli.json),
-        Command::Ensure => commands::ensure::run(&connect(&cli, store).await?, cli.json).await,
+        Command::List => commands::list::run(&connect(&cli, store()?).await?, cli.json),
+        Command::Ensure => commands::ensure::run(&connect(&cli, store()?).await?, cli.json).await,
         Command::Rotate(a) => {
-            commands::rotate::run(&connect(&cli, store).await?, a, cli.json).await
+            commands::rotate::run(&connect(&cli, store()?).await?, a, cli.json).await
         }
         Command::Revoke(a) => {
-            commands::revoke::run(&connect(&cli, store).await?, a, cli.json).await
+            commands::revoke::run(&connect(&cli, store()?).await?, a, cli.json).await
         }
-        Command::Prune(a) => commands::prune::run(&connect(&cli, store).await?, a, cli.json).await,
-        Command::Check => commands::check::run(&connect(&cli, store).await?, cli.json).await,
+        Command::Prune(a) => {
+            commands::prune::run(&connect(&cli, store()?).await?, a, cli.json).await
+        }
+        Command::Check => commands::check::run(&connect(&cli, store()?).await?, cli.json).await,
         Command::Copy(a) => {
-            commands::copy::run(store, open_store(Some(&a.to))?, cli.timeout, cli.json).await
+            commands::copy::run(store()?, open_store(Some(&a.to))?, cli.timeout, cli.json).await
         }
-        Command::Protect(a) => commands::protect::run(&connect(&cli, store).await?, a),
-        Command::Unprotect(a) => commands::unprotect::run(&connect(&cli, store).await?, a).await,
+        Command::Protect(a) => commands::protect::run(&connect(&cli, store()?).await?, a),
+        Command::Unprotect(a) => commands::unprotect::run(&connect(&cli, store()?).await?, a).await,
+        Command::Inspect(a) => {
+            // The token is decoded without a store; the ring is read only when one is given.
+            let dp = match cli.store {
+                Some(_) => Some(connect(&cli, store()?).await?),
+                None => None,
+            };
+            commands::inspect::run(dp.as_ref(), a, cli.json)
+        }
     }
 }
 
@@ -64,13 +74,17 @@ fn open_store(url: Option<&str>) -> Result<Arc<dyn XmlRepository>, Failure> {
 
 /// Loads the ring. The CLI never creates keys on its own: only `ensure` and `rotate` do.
 async fn connect(cli: &Cli, store: Arc<dyn XmlRepository>) -> Result<DataProtection, Failure> {
-    let needs_app_name = matches!(cli.command, Command::Protect(_) | Command::Unprotect(_));
+    let needs_app_name = match &cli.command {
+        Command::Protect(_) | Command::Unprotect(_) => true,
+        Command::Inspect(a) => !a.purposes.is_empty(),
+        _ => false,
+    };
     let app_name = match (&cli.app_name, needs_app_name) {
         (Some(name), _) => name.clone(),
         (None, false) => String::new(),
         (None, true) => {
             return Err(Failure::usage(
-                "protect and unprotect need the application name: pass --app-name NAME or set \
+                "protect, unprotect and inspect --purpose need the application name: pass --app-name NAME or set \
                  DPKEYS_APP_NAME (the value of SetApplicationName in the ASP.NET Core app)",
             ));
         }

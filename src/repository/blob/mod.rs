@@ -182,6 +182,17 @@ impl BlobRepository {
         })
     }
 
+    /// How many objects a per-object read fetches at once when many are new or changed (the
+    /// first load of a large ring): at most `n` GETs in flight, `1` for one after another.
+    /// The default is 16. Other layouts and `file://` stores ignore it.
+    #[must_use]
+    pub fn with_read_concurrency(mut self, n: usize) -> Self {
+        if let Backend::PerObject(b) = &mut self.backend {
+            b.set_read_concurrency(n);
+        }
+        self
+    }
+
     /// The layout in use.
     pub fn layout(&self) -> BlobLayout {
         match self.backend {

@@ -16,12 +16,14 @@ use crate::error::{StoreError, StoreErrorKind};
 use crate::repository::{StoreOutcome, StoredElement};
 use crate::xml::XmlElement;
 
-/// Objects fetched at once when many are new (the first load of a large ring).
-const PARALLEL_GETS: usize = 16;
+/// Objects fetched at once by default when many are new (the first load of a large ring).
+const DEFAULT_READ_CONCURRENCY: usize = 16;
 
 pub(super) struct PerObject {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
+    /// At most this many GETs in flight (at least 1).
+    read_concurrency: usize,
     /// What the last read fetched, by object path: a refresh fetches only what changed.
     /// Replaced only when a read succeeds, so a failed refresh keeps it.
     cache: Mutex<HashMap<Path, Arc<Cached>>>,
@@ -58,8 +60,14 @@ impl PerObject {
         Self {
             store,
             prefix,
+            read_concurrency: DEFAULT_READ_CONCURRENCY,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Sets how many GETs may be in flight at once (1 fetches one object after another).
+    pub(super) fn set_read_concurrency(&mut self, n: usize) {
+        self.read_concurrency = n.max(1);
     }
 
     fn object(&self, name: &str) -> Path {
@@ -112,13 +120,14 @@ impl PerObject {
         Ok(elements)
     }
 
-    /// Fetches objects, several at a time. An object deleted since the listing is skipped.
+    /// Fetches objects, at most `read_concurrency` at a time. An object deleted since the
+    /// listing is skipped.
     async fn fetch_all(
         &self,
         store: &str,
         wanted: Vec<(Path, Version)>,
     ) -> Result<HashMap<Path, Arc<Cached>>, StoreError> {
-        let limit = Arc::new(Semaphore::new(PARALLEL_GETS));
+        let limit = Arc::new(Semaphore::new(self.read_concurrency));
         let mut tasks = JoinSet::new();
         for (location, version) in wanted {
             let (client, limit) = (self.store.clone(), limit.clone());
@@ -210,5 +219,148 @@ async fn fetch(
 pub(super) fn wipe(bytes: Bytes) {
     if let Ok(mut owned) = bytes.try_into_mut() {
         owned.as_mut().zeroize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use futures_util::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, PutMultipartOptions,
+        PutResult,
+    };
+
+    use super::*;
+
+    /// An in-memory store that counts the GETs in flight (each takes a few milliseconds).
+    #[derive(Debug)]
+    struct Counting {
+        inner: InMemory,
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+        gets: AtomicUsize,
+    }
+
+    impl fmt::Display for Counting {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("counting in-memory store")
+        }
+    }
+
+    use std::fmt;
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Counting {
+        async fn put_opts(
+            &self,
+            location: &Path,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            self.inner.put_opts(location, payload, opts).await
+        }
+
+        async fn put_multipart_opts(
+            &self,
+            location: &Path,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.inner.put_multipart_opts(location, opts).await
+        }
+
+        async fn get_opts(
+            &self,
+            location: &Path,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            self.gets.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            let got = self.inner.get_opts(location, options).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            got
+        }
+
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            self.inner.delete_stream(locations)
+        }
+
+        fn list(
+            &self,
+            prefix: Option<&Path>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&Path>,
+        ) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+
+        async fn copy_opts(
+            &self,
+            from: &Path,
+            to: &Path,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    async fn ring(n: usize) -> Arc<Counting> {
+        let store = Arc::new(Counting {
+            inner: InMemory::new(),
+            in_flight: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            gets: AtomicUsize::new(0),
+        });
+        for i in 0..n {
+            let path = Path::from(format!("ring/key-{i}.xml"));
+            store
+                .put(&path, PutPayload::from(format!("<key n=\"{i}\"/>")))
+                .await
+                .unwrap();
+        }
+        store
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_at_most_the_configured_number_at_once() {
+        for (limit, objects) in [(1, 12), (4, 40), (DEFAULT_READ_CONCURRENCY, 60)] {
+            let store = ring(objects).await;
+            let mut repo = PerObject::new(store.clone(), Path::from("ring"));
+            repo.set_read_concurrency(limit);
+            let read = repo.read_all("test").await.unwrap();
+            assert_eq!(read.len(), objects);
+            let mut texts: Vec<String> = read.iter().map(|e| e.xml.to_string()).collect();
+            texts.sort();
+            texts.dedup();
+            assert_eq!(texts.len(), objects, "every object once");
+            assert_eq!(store.gets.load(Ordering::SeqCst), objects);
+            let most = store.most.load(Ordering::SeqCst);
+            assert!(most <= limit, "{most} GETs at once with a limit of {limit}");
+            if limit > 1 {
+                assert!(most > 1, "limit {limit}: the GETs never overlapped");
+            }
+            // A refresh with nothing changed fetches nothing.
+            repo.read_all("test").await.unwrap();
+            assert_eq!(store.gets.load(Ordering::SeqCst), objects);
+        }
+        // 0 means 1, not a store that never reads.
+        let store = ring(3).await;
+        let mut repo = PerObject::new(store.clone(), Path::from("ring"));
+        repo.set_read_concurrency(0);
+        assert_eq!(repo.read_all("test").await.unwrap().len(), 3);
+        assert_eq!(store.most.load(Ordering::SeqCst), 1);
     }
 }

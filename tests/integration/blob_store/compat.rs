@@ -10,7 +10,8 @@ use object_store::ObjectStoreExt;
 use time::macros::datetime;
 
 use super::{BACKENDS, Fixture};
-use crate::common::{clock_at, field, golden_dir, read_only, section, vectors_dir};
+use crate::common::{clock_at, golden_dir, read_only};
+use crate::support::vectors::{field, section, vectors_dir};
 
 const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>";
 

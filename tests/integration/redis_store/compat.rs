@@ -12,7 +12,8 @@ use time::macros::datetime;
 
 use super::{delete, lrange, node, raw, repo, url};
 use crate::backends::unique;
-use crate::common::{clock_at, field, golden_dir, read_only, section, vectors_dir};
+use crate::common::{clock_at, golden_dir, read_only};
+use crate::support::vectors::{field, section, vectors_dir};
 
 fn golden_lines() -> Vec<String> {
     std::fs::read_to_string(golden_dir().join("ring-redis-list.txt"))

@@ -9,10 +9,10 @@ use data_protection::repository::{
 use data_protection::{DataProtection, Error, StoreErrorKind};
 use time::OffsetDateTime;
 
-use super::server::PrivateRedis;
 use super::{cluster_urls, delete, lrange, raw, repo, url};
 use crate::backends::unique;
-use crate::logs::Warnings;
+use crate::support::log_capture::Warnings;
+use crate::support::private_redis::PrivateRedis;
 
 #[tokio::test]
 async fn single_server_conforms() {
@@ -102,7 +102,7 @@ async fn malformed_urls_fail_at_configuration() {
 async fn persistence_is_reported_and_a_volatile_server_warned_about_once() {
     let warnings = Warnings::default();
     // Current-thread runtime: everything below runs on this thread.
-    let _guard = tracing::subscriber::set_default(warnings.clone());
+    let _guard = tracing::subscriber::set_default(warnings.subscriber());
     let volatile = |w: &Warnings| {
         w.messages()
             .iter()

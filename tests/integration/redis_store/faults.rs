@@ -9,7 +9,7 @@ use data_protection::repository::{RedisRepository, XmlRepository};
 use data_protection::{DataProtection, Error, ManualClock, StoreErrorKind};
 use time::OffsetDateTime;
 
-use super::server::{PrivateRedis, free_port};
+use crate::support::private_redis::{PrivateRedis, free_port};
 
 const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -6,7 +6,6 @@ mod compat;
 mod conformance;
 mod faults;
 mod races;
-mod server;
 mod tls;
 
 use std::sync::Arc;

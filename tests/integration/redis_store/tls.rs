@@ -7,7 +7,7 @@ use std::sync::Arc;
 use data_protection::repository::{RedisRepository, XmlRepository, conformance};
 use data_protection::{DataProtection, Error};
 
-use super::server::PrivateRedis;
+use crate::support::private_redis::PrivateRedis;
 
 /// A CA and a leaf for 127.0.0.1 signed by it (a lone self-signed certificate is refused
 /// by rustls as `CaUsedAsEndEntity`).

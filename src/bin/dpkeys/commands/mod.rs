@@ -3,6 +3,7 @@
 pub(crate) mod check;
 pub(crate) mod copy;
 pub(crate) mod ensure;
+pub(crate) mod inspect;
 pub(crate) mod list;
 pub(crate) mod protect;
 pub(crate) mod prune;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::backends;
+use super::backends;
 
 /// A running (or killed, or paused) private server.
 pub struct PrivateRedis {
