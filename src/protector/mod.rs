@@ -100,7 +100,7 @@ impl Protector {
     /// [`Error::NoDefaultKey`] when the ring has no key that may protect;
     /// [`Error::DefaultKeyUnreadable`] when the default key cannot be read by this node.
     pub fn protect(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let ring = self.inner.manager.current();
+        let ring = self.inner.manager.snapshot();
         let Some(key) = ring.protect_key() else {
             self.inner.manager.request_refresh();
             let error = no_key_error(&ring);
@@ -138,7 +138,7 @@ impl Protector {
 
     /// [`unprotect`](Self::unprotect), uncounted: the failure, for the caller to report.
     fn open_current(&self, protected: &[u8]) -> Result<Vec<u8>, Failure> {
-        let ring = self.inner.manager.current();
+        let ring = self.inner.manager.snapshot();
         let result = self.open(&ring, protected, false);
         if let Err(Failure::UnknownKey(_)) = result {
             self.inner.manager.request_refresh();
