@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 use super::config::{CookieConfig, SameSite, SecurePolicy};
+use crate::base64url::{self, Alphabet};
 use crate::protector::Protector;
 
 /// The purpose ASP.NET's session middleware protects its cookie with.
@@ -36,10 +37,23 @@ impl CookieRejection {
     }
 }
 
-/// Protects a session key into a cookie value (already URL-escaped).
+/// Protects a session key into a cookie value (already URL-escaped): the payload, its
+/// base64 text and the escaped value are made in one go, only the last allocated.
 pub(crate) fn protect_key(protector: &Protector, key: &str) -> crate::error::Result<String> {
-    let protected = protector.protect(key.as_bytes())?;
-    Ok(escape(&STANDARD_NO_PAD.encode(protected)))
+    protector.protect_with(key.as_bytes(), |payload| {
+        let len = base64url::encoded_len(payload.len());
+        let mut stack = [0u8; 256];
+        let mut heap = Vec::new();
+        let text = match stack.get_mut(..len) {
+            Some(text) => text,
+            None => {
+                heap.resize(len, 0);
+                &mut heap[..]
+            }
+        };
+        base64url::encode_to_slice(Alphabet::Standard, payload, text);
+        escape(text)
+    })
 }
 
 /// Reads a session key from a cookie value as it arrived (URL-escaped).
@@ -116,9 +130,9 @@ fn attributes(config: &CookieConfig, https: bool, out: &mut String) {
 }
 
 /// .NET's `Uri.EscapeDataString`: every byte except unreserved characters is `%XX`.
-fn escape(text: &str) -> String {
+fn escape(text: &[u8]) -> String {
     let mut out = String::with_capacity(text.len() + 16);
-    for b in text.bytes() {
+    for &b in text {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b as char);
         } else {
@@ -163,8 +177,8 @@ mod tests {
     #[test]
     fn escaping_round_trips_base64() {
         let text = "CfDJ8Futjw/L2Z9+GoWV";
-        assert_eq!(escape(text), "CfDJ8Futjw%2FL2Z9%2BGoWV");
-        assert_eq!(unescape(&escape(text)).as_deref(), Some(text));
+        assert_eq!(escape(text.as_bytes()), "CfDJ8Futjw%2FL2Z9%2BGoWV");
+        assert_eq!(unescape(&escape(text.as_bytes())).as_deref(), Some(text));
         assert_eq!(unescape("%2"), None);
         assert_eq!(unescape("%zz"), None);
         assert_eq!(unescape("%e2%82"), None);
