@@ -50,7 +50,7 @@ GROUPS = [
     ("RNG", r"\brand\b|rand_core|rand_chacha|chacha|getrandom"),
     ("allocation", r"malloc|free|realloc|calloc|__rust_alloc|__rust_dealloc|__rdl_|raw_vec|alloc::alloc"),
     ("memcpy / memset", r"memcpy|memmove|memset|memcmp|bcmp"),
-    ("base64", r"\bbase64::"),
+    ("base64", r"\bbase64::|base64url"),
     ("cookie jar (peer)", r"\bcookie::|hashbrown|siphash|SipHasher|core::hash"),
     ("ring, clock, metrics", r"arc_swap|clock_gettime|SystemTime|\btime::|keyring|metrics"),
     ("protector / payload", r"data_protection::"),
