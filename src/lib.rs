@@ -11,6 +11,7 @@
 //   provider:   provider, protector
 //   web:        session
 mod algorithm;
+mod base64url;
 mod clock;
 mod crypto;
 mod elements;

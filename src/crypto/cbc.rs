@@ -8,7 +8,6 @@ use zeroize::Zeroizing;
 
 use super::DecryptError;
 use crate::algorithm::{EncryptionAlgorithm, ValidationAlgorithm};
-use crate::random::RandomSource;
 
 pub(super) const BLOCK_LEN: usize = 16;
 
@@ -17,8 +16,8 @@ pub(super) fn encrypt(
     validation: ValidationAlgorithm,
     derive: impl Fn(&mut [u8]),
     key_modifier: &[u8],
+    iv: &[u8; BLOCK_LEN],
     plaintext: &[u8],
-    random: &dyn RandomSource,
     out: &mut Vec<u8>,
 ) {
     let key_len = encryption.key_len();
@@ -32,16 +31,14 @@ pub(super) fn encrypt(
     out.reserve(key_modifier.len() + BLOCK_LEN + padded_len + mac_len);
     out.extend_from_slice(key_modifier);
     let iv_at = out.len();
-    out.resize(iv_at + BLOCK_LEN, 0);
-    random.fill(&mut out[iv_at..]);
+    out.extend_from_slice(iv);
     let ct_at = out.len();
     out.extend_from_slice(plaintext);
     out.resize(ct_at + padded_len, 0);
-    let (head, body) = out.split_at_mut(ct_at);
-    let iv = &head[iv_at..];
-    cbc_encrypt(key_len, enc_key, iv, body, plaintext.len());
-    let tag = mac(validation, mac_key, &out[iv_at..]);
-    out.extend_from_slice(&tag);
+    cbc_encrypt(key_len, enc_key, iv, &mut out[ct_at..], plaintext.len());
+    let mut tag = [0u8; 64];
+    let tag_len = mac_into(validation, mac_key, &out[iv_at..], &mut tag);
+    out.extend_from_slice(&tag[..tag_len]);
 }
 
 pub(super) fn decrypt(
@@ -73,16 +70,29 @@ pub(super) fn decrypt(
 
 /// HMAC of `message` with the validation algorithm.
 pub(super) fn mac(validation: ValidationAlgorithm, key: &[u8], message: &[u8]) -> Vec<u8> {
-    match validation {
-        ValidationAlgorithm::HmacSha256 => hmac_of::<Hmac<Sha256>>(key, message),
-        ValidationAlgorithm::HmacSha512 => hmac_of::<Hmac<Sha512>>(key, message),
-    }
+    let mut tag = [0u8; 64];
+    let len = mac_into(validation, key, message, &mut tag);
+    tag[..len].to_vec()
 }
 
-fn hmac_of<M: Mac + KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut m = <M as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length");
-    m.update(message);
-    m.finalize().into_bytes().to_vec()
+/// HMAC of `message` into the start of `out`; returns the tag's length.
+fn mac_into(
+    validation: ValidationAlgorithm,
+    key: &[u8],
+    message: &[u8],
+    out: &mut [u8; 64],
+) -> usize {
+    fn run<M: Mac + KeyInit>(key: &[u8], message: &[u8], out: &mut [u8]) -> usize {
+        let mut m = <M as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length");
+        m.update(message);
+        let tag = m.finalize().into_bytes();
+        out[..tag.len()].copy_from_slice(&tag);
+        tag.len()
+    }
+    match validation {
+        ValidationAlgorithm::HmacSha256 => run::<Hmac<Sha256>>(key, message, out),
+        ValidationAlgorithm::HmacSha512 => run::<Hmac<Sha512>>(key, message, out),
+    }
 }
 
 /// Checks the tag in constant time.

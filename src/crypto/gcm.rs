@@ -7,7 +7,6 @@ use zeroize::Zeroizing;
 
 use super::DecryptError;
 use crate::algorithm::EncryptionAlgorithm;
-use crate::random::RandomSource;
 
 pub(super) const NONCE_LEN: usize = 12;
 pub(super) const TAG_LEN: usize = 16;
@@ -19,8 +18,8 @@ pub(super) fn encrypt(
     encryption: EncryptionAlgorithm,
     derive: impl Fn(&mut [u8]),
     key_modifier: &[u8],
+    nonce: &[u8; NONCE_LEN],
     plaintext: &[u8],
-    random: &dyn RandomSource,
     out: &mut Vec<u8>,
 ) {
     let mut key = Zeroizing::new([0u8; 32]);
@@ -28,18 +27,15 @@ pub(super) fn encrypt(
     derive(key);
     out.reserve(key_modifier.len() + NONCE_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(key_modifier);
-    let mut nonce = [0u8; NONCE_LEN];
-    random.fill(&mut nonce);
-    out.extend_from_slice(&nonce);
+    out.extend_from_slice(nonce);
     let ct_at = out.len();
     out.extend_from_slice(plaintext);
     macro_rules! seal {
         ($ty:ty) => {
             <$ty>::new_from_slice(key)
                 .expect("key length matches the algorithm")
-                .encrypt_inout_detached((&nonce).into(), &[], (&mut out[ct_at..]).into())
+                .encrypt_inout_detached(nonce.into(), &[], (&mut out[ct_at..]).into())
                 .expect("message within GCM limits")
-                .to_vec()
         };
     }
     let tag = match key.len() {

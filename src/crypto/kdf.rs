@@ -3,23 +3,63 @@
 //! For block `i` (from 1): `HMAC-SHA512(kdk, u32be(i) || label || 0x00 || context_header ||
 //! context || u32be(output bits))`; the blocks are concatenated and truncated.
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha512;
+use sha2::block_api::compress512;
+use sha2::{Digest, Sha512};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
-const BLOCK_LEN: usize = 64;
+/// SHA-512's block and digest lengths.
+const BLOCK_LEN: usize = 128;
+const DIGEST_LEN: usize = 64;
 
-/// A key-derivation key with its HMAC-SHA512 state already keyed, so each derivation costs
-/// only the message compressions.
-#[derive(Clone)]
+/// SHA-512's initial state (FIPS 180-4, 5.3.5).
+const SHA512_IV: [u64; 8] = [
+    0x6a09_e667_f3bc_c908,
+    0xbb67_ae85_84ca_a73b,
+    0x3c6e_f372_fe94_f82b,
+    0xa54f_f53a_5f1d_36f1,
+    0x510e_527f_ade6_82d1,
+    0x9b05_688c_2b3e_6c1f,
+    0x1f83_d9ab_fb41_bd6b,
+    0x5be0_cd19_137e_2179,
+];
+
+/// A key-derivation key as HMAC-SHA512's two keyed states (the key XORed with ipad and with
+/// opad, each compressed once), so a derivation costs only its message compressions: one
+/// or two for the inner hash (the label and contexts of a payload fit in one or two
+/// blocks), one for the outer hash. Wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct Kdf {
-    prf: Hmac<Sha512>,
+    inner: [u64; 8],
+    outer: [u64; 8],
 }
 
 impl Kdf {
     pub(crate) fn new(kdk: &[u8]) -> Self {
-        let prf = <Hmac<Sha512> as KeyInit>::new_from_slice(kdk)
-            .expect("HMAC accepts keys of any length");
-        Self { prf }
+        // RFC 2104: a key longer than the block is hashed first; then zero-padded.
+        let mut key = [0u8; BLOCK_LEN];
+        if kdk.len() > BLOCK_LEN {
+            let mut digest = Sha512::digest(kdk);
+            key[..DIGEST_LEN].copy_from_slice(&digest);
+            digest.zeroize();
+        } else {
+            key[..kdk.len()].copy_from_slice(kdk);
+        }
+        let keyed = |pad: u8, key: &[u8; BLOCK_LEN]| {
+            let mut block = [0u8; BLOCK_LEN];
+            for (b, k) in block.iter_mut().zip(key) {
+                *b = k ^ pad;
+            }
+            let mut state = SHA512_IV;
+            compress512(&mut state, std::slice::from_ref(&block));
+            block.zeroize();
+            state
+        };
+        let kdf = Self {
+            inner: keyed(0x36, &key),
+            outer: keyed(0x5c, &key),
+        };
+        key.zeroize();
+        kdf
     }
 
     /// Fills `out` with key material. `label` is given in parts to avoid copying the AAD.
@@ -30,21 +70,88 @@ impl Kdf {
         context: &[u8],
         out: &mut [u8],
     ) {
-        let bits = u32::try_from(out.len() * 8).expect("derived keys are small");
-        for (i, chunk) in out.chunks_mut(BLOCK_LEN).enumerate() {
-            let mut prf = self.prf.clone();
-            let counter = u32::try_from(i + 1).expect("derived keys are small");
-            prf.update(&counter.to_be_bytes());
+        let bits = u32::try_from(out.len() * 8).unwrap_or(u32::MAX);
+        for (i, chunk) in out.chunks_mut(DIGEST_LEN).enumerate() {
+            let counter = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let mut inner = Stream::keyed(self.inner);
+            inner.update(&counter.to_be_bytes());
             for part in label {
-                prf.update(part);
+                inner.update(part);
             }
-            prf.update(&[0]);
-            prf.update(context_header);
-            prf.update(context);
-            prf.update(&bits.to_be_bytes());
-            let block = prf.finalize().into_bytes();
-            chunk.copy_from_slice(&block[..chunk.len()]);
+            inner.update(&[0]);
+            inner.update(context_header);
+            inner.update(context);
+            inner.update(&bits.to_be_bytes());
+            let mut inner_digest = inner.finish();
+            // The outer hash is one block: the inner digest and the padding.
+            let mut block = [0u8; BLOCK_LEN];
+            for (bytes, word) in block.chunks_exact_mut(8).zip(inner_digest) {
+                bytes.copy_from_slice(&word.to_be_bytes());
+            }
+            inner_digest.zeroize();
+            block[DIGEST_LEN] = 0x80;
+            let outer_bits = ((BLOCK_LEN + DIGEST_LEN) * 8) as u128;
+            block[BLOCK_LEN - 16..].copy_from_slice(&outer_bits.to_be_bytes());
+            let mut state = self.outer;
+            compress512(&mut state, std::slice::from_ref(&block));
+            block[..DIGEST_LEN].zeroize();
+            for (bytes, word) in chunk.chunks_mut(8).zip(state) {
+                bytes.copy_from_slice(&word.to_be_bytes()[..bytes.len()]);
+            }
+            state.zeroize();
         }
+    }
+}
+
+/// SHA-512 over a state that has already absorbed one key block, fed in parts through one
+/// stack block. The block holds only the (public) message; the state is returned by
+/// [`finish`](Self::finish), for the caller to wipe.
+struct Stream {
+    state: [u64; 8],
+    block: [u8; BLOCK_LEN],
+    filled: usize,
+    /// Bytes absorbed so far, the key block included.
+    total: u128,
+}
+
+impl Stream {
+    fn keyed(state: [u64; 8]) -> Self {
+        Self {
+            state,
+            block: [0; BLOCK_LEN],
+            filled: 0,
+            total: BLOCK_LEN as u128,
+        }
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        self.total += data.len() as u128;
+        while !data.is_empty() {
+            let take = (BLOCK_LEN - self.filled).min(data.len());
+            let (head, rest) = data.split_at(take);
+            self.block[self.filled..self.filled + take].copy_from_slice(head);
+            self.filled += take;
+            data = rest;
+            if self.filled == BLOCK_LEN {
+                compress512(&mut self.state, std::slice::from_ref(&self.block));
+                self.filled = 0;
+            }
+        }
+    }
+
+    /// The final state (the digest as big-endian words) after the padding: 0x80, zeros,
+    /// the length in bits as a 128-bit big-endian number.
+    fn finish(mut self) -> [u64; 8] {
+        let bits = self.total.wrapping_mul(8);
+        self.block[self.filled] = 0x80;
+        self.block[self.filled + 1..].fill(0);
+        if self.filled + 1 > BLOCK_LEN - 16 {
+            compress512(&mut self.state, std::slice::from_ref(&self.block));
+            self.block.fill(0);
+        }
+        self.block[BLOCK_LEN - 16..].copy_from_slice(&bits.to_be_bytes());
+        compress512(&mut self.state, std::slice::from_ref(&self.block));
+        self.state
     }
 }
 
@@ -93,6 +200,48 @@ mod tests {
             derive(&kdk, 65),
             "KedXO0zAIZ3AfnPqY1NnXxpC3HDHIxefG4bwD3g6nWYEc5+q7pjbam71Yqj0zgHMNC9Z7BX3wS1/tajFocRWZUk="
         );
+    }
+
+    /// The same bytes as the `hmac` crate's HMAC-SHA512 over the SP800-108 input, for
+    /// label lengths around every block boundary and keys around the block length.
+    #[test]
+    fn matches_a_reference_hmac() {
+        use hmac::{Hmac, KeyInit, Mac};
+        for key_len in [0usize, 1, 64, 127, 128, 129, 300] {
+            let kdk: Vec<u8> = (0..key_len).map(|i| (i * 7 + 3) as u8).collect();
+            let kdf = Kdf::new(&kdk);
+            for label_len in (0..300)
+                .step_by(7)
+                .chain([107, 108, 111, 112, 235, 236, 240])
+            {
+                let label: Vec<u8> = (0..label_len).map(|i| i as u8).collect();
+                for out_len in [16usize, 32, 64, 96] {
+                    let mut ours = vec![0u8; out_len];
+                    kdf.derive(
+                        &[&label[..label_len / 2], &label[label_len / 2..]],
+                        b"hdr",
+                        b"ctx",
+                        &mut ours,
+                    );
+                    let mut expected = Vec::new();
+                    for i in 1..=out_len.div_ceil(64) as u32 {
+                        let mut m = <Hmac<Sha512> as KeyInit>::new_from_slice(&kdk).unwrap();
+                        m.update(&i.to_be_bytes());
+                        m.update(&label);
+                        m.update(&[0]);
+                        m.update(b"hdr");
+                        m.update(b"ctx");
+                        m.update(&((out_len * 8) as u32).to_be_bytes());
+                        expected.extend_from_slice(&m.finalize().into_bytes());
+                    }
+                    expected.truncate(out_len);
+                    assert_eq!(
+                        ours, expected,
+                        "key {key_len} label {label_len} out {out_len}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

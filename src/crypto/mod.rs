@@ -70,28 +70,34 @@ impl Encryptor {
         random: &dyn RandomSource,
         out: &mut Vec<u8>,
     ) {
-        let mut key_modifier = [0u8; KEY_MODIFIER_LEN];
-        random.fill(&mut key_modifier);
+        // One draw for the key modifier and the IV or nonce that follows it.
+        let iv_len = match self.algorithm.validation() {
+            Some(_) => cbc::BLOCK_LEN,
+            None => gcm::NONCE_LEN,
+        };
+        let mut fresh = [[0u8; KEY_MODIFIER_LEN]; 2];
+        random.fill(&mut fresh.as_flattened_mut()[..KEY_MODIFIER_LEN + iv_len]);
+        let [key_modifier, iv] = &fresh;
         let derive = |out: &mut [u8]| {
-            self.kdf
-                .derive(aad, self.context_header, &key_modifier, out);
+            self.kdf.derive(aad, self.context_header, key_modifier, out);
         };
         match self.algorithm.validation() {
             Some(mac) => cbc::encrypt(
                 self.algorithm.encryption(),
                 mac,
                 derive,
-                &key_modifier,
+                key_modifier,
+                iv,
                 plaintext,
-                random,
                 out,
             ),
             None => gcm::encrypt(
                 self.algorithm.encryption(),
                 derive,
-                &key_modifier,
+                key_modifier,
+                iv.first_chunk()
+                    .expect("the IV block is longer than a nonce"),
                 plaintext,
-                random,
                 out,
             ),
         }

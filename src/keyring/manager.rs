@@ -162,7 +162,14 @@ impl KeyManager {
 
     /// The current ring, its default re-resolved in memory when time has moved past it.
     pub(crate) fn current(&self) -> Arc<KeyRing> {
-        let ring = self.ring.load_full();
+        arc_swap::Guard::into_inner(self.snapshot())
+    }
+
+    /// [`current`](Self::current) for the hot path: a borrowed snapshot that touches no
+    /// shared reference count (arc-swap's per-thread debt slots), so threads protecting at
+    /// once do not contend on one cache line. Keep it short-lived.
+    pub(crate) fn snapshot(&self) -> arc_swap::Guard<Arc<KeyRing>> {
+        let ring = self.ring.load();
         let now = self.clock.now();
         if !ring.is_stale_at(now) {
             return ring;
@@ -171,7 +178,7 @@ impl KeyManager {
         self.ring.store(fresh.clone());
         // The default moved on: the refresher checks whether a successor is due.
         self.wake.notify_one();
-        fresh
+        arc_swap::Guard::from_inner(fresh)
     }
 
     /// Asks the background refresher to reload soon (rate-limited). Never blocks.

@@ -32,6 +32,9 @@ pub(crate) struct KeyRing {
     keys: HashMap<KeyId, RingKey>,
     facts: Vec<KeyFacts<KeyId>>,
     protect: ProtectWith,
+    /// The key `protect` names when it may protect (a copy, so protect and the common
+    /// unprotect need no map lookup).
+    protect_key: Option<RingKey>,
     /// Until when `protect` stays right, all else equal.
     valid_until: Option<OffsetDateTime>,
     /// Elements that were skipped and keys that cannot be used.
@@ -126,10 +129,15 @@ impl KeyRing {
                 .map_or(ProtectWith::Nothing, ProtectWith::Fallback),
         };
         let valid_until = policy.next_change(&facts, now);
+        let protect_key = match protect {
+            ProtectWith::Default(id) | ProtectWith::Fallback(id) => keys.get(&id).cloned(),
+            ProtectWith::Unreadable(_) | ProtectWith::Nothing => None,
+        };
         Self {
             keys,
             facts,
             protect,
+            protect_key,
             valid_until,
             problems,
             revoked_before,
@@ -153,7 +161,10 @@ impl KeyRing {
     }
 
     pub(crate) fn get(&self, id: &KeyId) -> Option<&RingKey> {
-        self.keys.get(id)
+        match &self.protect_key {
+            Some(k) if k.key.id == *id => Some(k),
+            _ => self.keys.get(id),
+        }
     }
 
     /// Which key new payloads get.
@@ -163,10 +174,7 @@ impl KeyRing {
 
     /// The key to protect with, if there is one that may.
     pub(crate) fn protect_key(&self) -> Option<&RingKey> {
-        match self.protect {
-            ProtectWith::Default(id) | ProtectWith::Fallback(id) => self.keys.get(&id),
-            ProtectWith::Unreadable(_) | ProtectWith::Nothing => None,
-        }
+        self.protect_key.as_ref()
     }
 
     /// The proper default key (not a fallback, not an unreadable one).

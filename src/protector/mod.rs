@@ -1,14 +1,13 @@
 //! Protecting and unprotecting payloads for one purpose chain.
 
+use std::cell::RefCell;
 use std::sync::Arc;
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 mod time_limited;
 
 pub use time_limited::{PURPOSE as TIME_LIMITED_PURPOSE, TimeLimitedProtector};
 
+use crate::base64url::{self, Alphabet};
 use crate::elements::KeyProblem;
 use crate::error::{Error, Result};
 use crate::key_id::KeyId;
@@ -100,7 +99,14 @@ impl Protector {
     /// [`Error::NoDefaultKey`] when the ring has no key that may protect;
     /// [`Error::DefaultKeyUnreadable`] when the default key cannot be read by this node.
     pub fn protect(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let ring = self.inner.manager.current();
+        let mut out = Vec::with_capacity(payload::HEADER_LEN + 96 + plaintext.len());
+        self.protect_into(plaintext, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`protect`](Self::protect), appending the payload to `out`.
+    pub(crate) fn protect_into(&self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let ring = self.inner.manager.snapshot();
         let Some(key) = ring.protect_key() else {
             self.inner.manager.request_refresh();
             let error = no_key_error(&ring);
@@ -112,16 +118,28 @@ impl Protector {
         };
         let encryptor = key.encryptor().ok_or(Error::NoDefaultKey)?;
         let header = payload::header(key.key.id);
-        let mut out = Vec::with_capacity(payload::HEADER_LEN + 96 + plaintext.len());
         out.extend_from_slice(&header);
         encryptor.encrypt(
             &[&header, &self.inner.aad_tail],
             plaintext,
             self.inner.manager.random(),
-            &mut out,
+            out,
         );
         metrics::protect("ok");
-        Ok(out)
+        Ok(())
+    }
+
+    /// Protects `plaintext` and hands the binary payload to `encode` (from a per-thread
+    /// buffer, so the text forms allocate only their result).
+    pub(crate) fn protect_with<T>(
+        &self,
+        plaintext: &[u8],
+        encode: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
+        with_scratch(|buf| {
+            self.protect_into(plaintext, buf)?;
+            Ok(encode(buf))
+        })
     }
 
     /// Unprotects a payload using the key ring as loaded.
@@ -138,7 +156,7 @@ impl Protector {
 
     /// [`unprotect`](Self::unprotect), uncounted: the failure, for the caller to report.
     fn open_current(&self, protected: &[u8]) -> Result<Vec<u8>, Failure> {
-        let ring = self.inner.manager.current();
+        let ring = self.inner.manager.snapshot();
         let result = self.open(&ring, protected, false);
         if let Err(Failure::UnknownKey(_)) = result {
             self.inner.manager.request_refresh();
@@ -190,7 +208,9 @@ impl Protector {
     /// # Errors
     /// As [`protect`](Self::protect).
     pub fn protect_str(&self, plaintext: &str) -> Result<String> {
-        Ok(URL_SAFE_NO_PAD.encode(self.protect(plaintext.as_bytes())?))
+        self.protect_with(plaintext.as_bytes(), |payload| {
+            base64url::encode(Alphabet::UrlSafe, payload)
+        })
     }
 
     /// Reverses [`protect_str`](Self::protect_str).
@@ -198,8 +218,11 @@ impl Protector {
     /// # Errors
     /// [`Error::InvalidPayload`] for bad base64, a bad payload or non-UTF-8 plaintext.
     pub fn unprotect_str(&self, protected: &str) -> Result<String> {
-        let bytes = decode_base64url(protected)?;
-        utf8(self.unprotect(&bytes)?)
+        let plaintext = with_scratch(|buf| {
+            decode_base64url(protected, buf)?;
+            self.unprotect(buf)
+        })?;
+        utf8(plaintext)
     }
 
     /// Like [`unprotect_str`](Self::unprotect_str), reloading the ring for unknown keys.
@@ -207,7 +230,8 @@ impl Protector {
     /// # Errors
     /// [`Error::InvalidPayload`] for bad base64, a bad payload or non-UTF-8 plaintext.
     pub async fn unprotect_str_async(&self, protected: &str) -> Result<String> {
-        let bytes = decode_base64url(protected)?;
+        let mut bytes = Vec::new();
+        decode_base64url(protected, &mut bytes)?;
         utf8(self.unprotect_async(&bytes).await?)
     }
 
@@ -282,11 +306,32 @@ impl Failure {
     }
 }
 
-fn decode_base64url(text: &str) -> Result<Vec<u8>> {
+fn decode_base64url(text: &str, out: &mut Vec<u8>) -> Result<()> {
     let trimmed = text.trim_end_matches('=');
-    URL_SAFE_NO_PAD.decode(trimmed).map_err(|_| {
+    base64url::decode_into(Alphabet::UrlSafe, trimmed.as_bytes(), out).map_err(|_| {
         tracing::debug!("unprotect failed: not base64url");
         Error::InvalidPayload
+    })
+}
+
+/// Runs `f` with this thread's scratch buffer, empty (a fresh one if it is in use).
+/// It holds protected payloads (a plaintext is there only while it is encrypted in place)
+/// and is dropped after a large one, so a huge payload does not stay allocated.
+pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    const KEEP: usize = 4096;
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let result = f(&mut buf);
+            if buf.capacity() > KEEP {
+                *buf = Vec::new();
+            }
+            result
+        }
+        Err(_) => f(&mut Vec::new()),
     })
 }
 
