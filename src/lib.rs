@@ -4,7 +4,7 @@
 // defining module, never through these re-exports):
 //   primitives: secret, key_id, clock, random, error
 //   formats:    algorithm, xml, elements, payload
-//   crypto:     crypto
+//   crypto:     crypto, xml_encryption (keys encrypted at rest)
 //   (metrics: a leaf every layer may call)
 //   stores:     repository (+ redis_client)
 //   key ring:   keyring
@@ -31,10 +31,11 @@ pub mod session;
 #[cfg(any(test, feature = "insecure-test-utils"))]
 pub mod testing;
 pub mod xml;
+pub mod xml_encryption;
 
 pub use algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use elements::{ElementError, KeyProblem};
+pub use elements::{DecryptionError, ElementError, KeyProblem};
 pub use error::{Error, Result, StoreError, StoreErrorKind};
 pub use key_id::{KeyId, KeyIdParseError};
 pub use keyring::{EnsureOutcome, KeyInfo, KeyStatus, RefreshFailure, RingProblem};
@@ -62,7 +63,7 @@ pub mod __fuzz {
             Some("key-x".to_owned()),
         ] {
             let stored = crate::repository::StoredElement::new(name, text.to_owned());
-            let _ = crate::keyring::load::load_element(&stored);
+            let _ = crate::keyring::load::load_element(&stored, &Default::default());
         }
     }
 
