@@ -10,6 +10,7 @@ mod blob_store;
 mod common;
 mod cross_node;
 mod directory_fallback;
+mod encrypted_keys;
 mod golden;
 mod health;
 mod multiprocess;
