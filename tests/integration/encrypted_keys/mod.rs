@@ -3,6 +3,7 @@
 
 mod certificate;
 mod kek;
+mod stores;
 #[cfg(feature = "certificates")]
 mod xmlsec;
 
