@@ -67,6 +67,19 @@ pub mod __fuzz {
         }
     }
 
+    /// Parses text as a stored key element and loads it with these decryptors, as a node
+    /// configured with them does (the encrypted forms: KEK, certificate, custom).
+    pub fn encrypted_key_element(
+        text: &str,
+        decryptors: &[std::sync::Arc<dyn crate::xml_encryption::XmlDecryptor>],
+    ) {
+        let protection = crate::xml_encryption::KeyProtection::new(None, decryptors.to_vec(), true);
+        for name in [None, Some("key-x".to_owned())] {
+            let stored = crate::repository::StoredElement::new(name, text.to_owned());
+            let _ = crate::keyring::load::load_element(&stored, &protection);
+        }
+    }
+
     /// Reads a request's `Cookie` header value as the session layer does: finds the session
     /// cookie and unescapes it.
     #[cfg(feature = "session")]

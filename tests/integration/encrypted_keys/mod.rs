@@ -2,6 +2,7 @@
 //! secret, damaged elements, an independent XML Encryption implementation, every store.
 
 mod certificate;
+mod golden;
 mod kek;
 mod stores;
 #[cfg(feature = "certificates")]

@@ -199,3 +199,25 @@ async fn the_crate_decrypts_what_xmlsec1_encrypts_with_rsa_1_5_and_rsa_oaep() {
         );
     }
 }
+
+#[test]
+fn xmlsec1_decrypts_the_certificate_golden_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("golden.xml");
+    let golden = crate::common::golden_dir().join("key-certificate.xml");
+    run(&[
+        &"--decrypt",
+        &"--privkey-pem",
+        &format!("{},{}", pem("dp1.key"), pem("dp1.crt")),
+        &"--trusted-pem",
+        &pem("dp1.crt"),
+        &"--output",
+        &out,
+        &golden,
+    ]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("<value>AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==</value>"),
+        "{text}"
+    );
+}
