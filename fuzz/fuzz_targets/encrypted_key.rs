@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use data_protection::xml_encryption::{Certificate, CertificateXmlDecryptor, Kek, KekXmlDecryptor, XmlDecryptor};
+use data_protection::xml_encryption::{
+    Certificate, CertificateXmlDecryptor, Kek, KekXmlDecryptor, XmlDecryptor,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn decryptors() -> &'static [Arc<dyn XmlDecryptor>] {

@@ -10,6 +10,7 @@ mod backends;
 #[cfg(feature = "object-store")]
 mod blob;
 mod directory;
+mod encrypted;
 #[cfg(feature = "object-store")]
 mod gcs;
 mod harness;
