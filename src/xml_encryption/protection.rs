@@ -146,3 +146,63 @@ fn wrap(mut element: XmlElement, decryptor_type: &str) -> XmlElement {
     wrapper.name.namespace = Some(DP_NAMESPACE.to_owned());
     wrapper.attr("xmlns", DP_NAMESPACE).child(element)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::Algorithm;
+    use crate::key_id::KeyId;
+    use crate::secret::Secret;
+    use crate::testing::InsecureSequentialRandom;
+    use crate::xml_encryption::{Kek, KekXmlDecryptor, KekXmlEncryptor};
+
+    fn key() -> XmlElement {
+        let t = time::macros::datetime!(2024-01-01 0:00 UTC);
+        let id: KeyId = "0f8fad5b-d9cb-469f-a165-70867728950e".parse().unwrap();
+        let master = Secret::from_slice(&[7; 64]);
+        crate::elements::key_element(id, t, t, t, Algorithm::default(), &master).0
+    }
+
+    fn kek_protection() -> KeyProtection {
+        let kek = Kek::new("k1", &[1; 32]).unwrap();
+        KeyProtection::new(
+            Some(Arc::new(KekXmlEncryptor::new(kek.clone()))),
+            vec![Arc::new(KekXmlDecryptor::new([kek]))],
+            false,
+        )
+    }
+
+    #[test]
+    fn the_writer_is_deterministic_under_an_injected_source_and_round_trips() {
+        let p = kek_protection();
+        let encrypt = || {
+            let mut k = key();
+            p.encrypt_in_place(&mut k, &InsecureSequentialRandom::new())
+                .unwrap();
+            k.to_compact_string()
+        };
+        let once = encrypt();
+        assert_eq!(once, encrypt());
+        assert!(!once.contains("masterKey"), "{once}");
+        assert!(once.contains("<encryptedKey xmlns=\"\">"), "{once}");
+        let mut parsed = XmlElement::parse(&once).unwrap();
+        let decrypted = p.decrypt_in_place(&mut parsed);
+        assert!(decrypted.problem.is_none(), "{:?}", decrypted.problem);
+        assert_eq!(decrypted.encrypted_to.as_deref(), Some("kek k1"));
+        assert_eq!(parsed.to_compact_string(), key().to_compact_string());
+    }
+
+    #[test]
+    fn forms_without_a_decryptor_are_left_for_the_descriptor_reader() {
+        let mut k = key();
+        kek_protection()
+            .encrypt_in_place(&mut k, &InsecureSequentialRandom::new())
+            .unwrap();
+        let text = k.to_compact_string();
+        let mut parsed = XmlElement::parse(&text).unwrap();
+        let decrypted = KeyProtection::default().decrypt_in_place(&mut parsed);
+        assert!(decrypted.problem.is_none());
+        assert_eq!(decrypted.encrypted_to.as_deref(), Some("KekXmlDecryptor"));
+        assert_eq!(parsed.to_compact_string(), text, "left as it was");
+    }
+}
