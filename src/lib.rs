@@ -4,7 +4,7 @@
 // defining module, never through these re-exports):
 //   primitives: secret, key_id, clock, random, error
 //   formats:    algorithm, xml, elements, payload, token
-//   crypto:     crypto
+//   crypto:     crypto, xml_encryption (keys encrypted at rest)
 //   (metrics: a leaf every layer may call)
 //   stores:     repository (+ redis_client)
 //   key ring:   keyring
@@ -33,10 +33,11 @@ pub mod session;
 pub mod testing;
 pub mod token;
 pub mod xml;
+pub mod xml_encryption;
 
 pub use algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use elements::{ElementError, KeyProblem};
+pub use elements::{DecryptionError, ElementError, KeyProblem};
 pub use error::{Error, Result, StoreError, StoreErrorKind};
 pub use key_id::{KeyId, KeyIdParseError};
 pub use keyring::{EnsureOutcome, KeyInfo, KeyStatus, RefreshFailure, RingProblem};
@@ -64,7 +65,20 @@ pub mod __fuzz {
             Some("key-x".to_owned()),
         ] {
             let stored = crate::repository::StoredElement::new(name, text.to_owned());
-            let _ = crate::keyring::load::load_element(&stored);
+            let _ = crate::keyring::load::load_element(&stored, &Default::default());
+        }
+    }
+
+    /// Parses text as a stored key element and loads it with these decryptors, as a node
+    /// configured with them does (the encrypted forms: KEK, certificate, custom).
+    pub fn encrypted_key_element(
+        text: &str,
+        decryptors: &[std::sync::Arc<dyn crate::xml_encryption::XmlDecryptor>],
+    ) {
+        let protection = crate::xml_encryption::KeyProtection::new(None, decryptors.to_vec(), true);
+        for name in [None, Some("key-x".to_owned())] {
+            let stored = crate::repository::StoredElement::new(name, text.to_owned());
+            let _ = crate::keyring::load::load_element(&stored, &protection);
         }
     }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::DecryptionError;
 use crate::algorithm::{Algorithm, EncryptionAlgorithm, ValidationAlgorithm};
 use crate::secret::Secret;
 use crate::xml::{DP_NAMESPACE, XmlElement};
@@ -16,7 +17,11 @@ const AUTHENTICATED: &str = "AuthenticatedEncryptorDescriptorDeserializer";
 const MANAGED: &str = "ManagedAuthenticatedEncryptorDescriptorDeserializer";
 const CNG_CBC: &str = "CngCbcAuthenticatedEncryptorDescriptorDeserializer";
 const CNG_GCM: &str = "CngGcmAuthenticatedEncryptorDescriptorDeserializer";
-const NULL_DECRYPTOR: &str = "Microsoft.AspNetCore.DataProtection.XmlEncryption.NullXmlDecryptor";
+/// The local name of the attribute (in the Data Protection namespace) marking elements an XML
+/// encryptor must replace.
+pub(crate) const REQUIRES_ENCRYPTION: &str = "requiresEncryption";
+pub(crate) const NULL_DECRYPTOR: &str =
+    "Microsoft.AspNetCore.DataProtection.XmlEncryption.NullXmlDecryptor";
 /// Assembly qualification written after type names (the version is never checked on read).
 const ASSEMBLY: &str = ", Microsoft.AspNetCore.DataProtection, Version=8.0.0.0, Culture=neutral, PublicKeyToken=adb9793829ddae60";
 
@@ -31,6 +36,17 @@ pub enum KeyProblem {
     /// DPAPI-NG, certificate, Azure Key Vault, …).
     #[error("master key encrypted with unsupported decryptor {0:?}")]
     EncryptedSecret(String),
+    /// The master key is encrypted, and the decryptor configured for its form could not
+    /// decrypt it (encrypted to a certificate or key-encryption key this node lacks, altered,
+    /// truncated, …).
+    #[error("master key cannot be decrypted ({decryptor}): {error}")]
+    Undecryptable {
+        /// The decryptor type named by the element (short name, without assembly).
+        decryptor: String,
+        /// Why.
+        #[source]
+        error: DecryptionError,
+    },
     /// The descriptor names an algorithm this crate does not implement.
     #[error("unsupported algorithm: {0}")]
     UnsupportedAlgorithm(String),
@@ -80,7 +96,7 @@ pub(crate) fn write(algorithm: Algorithm, master_key: &Secret) -> XmlElement {
         ),
     };
     let mut master = XmlElement::new("masterKey");
-    master.push_ns_attribute("p4", DP_NAMESPACE, "requiresEncryption", "true");
+    master.push_ns_attribute("p4", DP_NAMESPACE, REQUIRES_ENCRYPTION, "true");
     let master = master
         .comment(" Warning: the key below is in an unencrypted form. ")
         .child(XmlElement::new("value").text(STANDARD.encode(master_key.expose_secret())));
@@ -94,7 +110,7 @@ pub(crate) fn write(algorithm: Algorithm, master_key: &Secret) -> XmlElement {
 
 /// The type's full name without assembly qualification, with the ASP.NET 5 beta namespace
 /// forwarded.
-fn type_name(qualified: &str) -> String {
+pub(crate) fn type_name(qualified: &str) -> String {
     let name = qualified.split(',').next().unwrap_or("").trim();
     match name.strip_prefix("Microsoft.AspNet.DataProtection.") {
         Some(rest) => format!("Microsoft.AspNetCore.DataProtection.{rest}"),

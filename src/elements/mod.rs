@@ -4,11 +4,14 @@
 //! This is a format layer: it reads and builds XML and knows nothing of stores, of the ring's
 //! rules or of the ciphers (a key's material is handed up as an algorithm and a secret).
 
+mod decryption_error;
 mod descriptor;
 mod key;
 mod revocation;
 
+pub use decryption_error::DecryptionError;
 pub use descriptor::KeyProblem;
+pub(crate) use descriptor::{NULL_DECRYPTOR, REQUIRES_ENCRYPTION, type_name};
 pub(crate) use key::{KeyElement, key_element};
 pub(crate) use revocation::{Revocation, revocation_element};
 

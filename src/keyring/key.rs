@@ -17,12 +17,15 @@ pub(crate) struct LoadedKey {
     pub(crate) activation: OffsetDateTime,
     pub(crate) expiration: OffsetDateTime,
     pub(crate) encryptor: Result<Arc<Encryptor>, KeyProblem>,
+    /// What the stored secret is encrypted to (certificate, KEK id), if it is encrypted.
+    pub(crate) encrypted_to: Option<String>,
 }
 
 impl LoadedKey {
     /// Derives the key's encryptor; the master key is dropped (and wiped) afterwards.
-    pub(crate) fn new(element: KeyElement) -> Self {
+    pub(crate) fn new(element: KeyElement, encrypted_to: Option<String>) -> Self {
         Self {
+            encrypted_to,
             id: element.id,
             created: element.created,
             activation: element.activation,
@@ -37,6 +40,7 @@ impl LoadedKey {
     pub(crate) fn unusable(&self, problem: KeyProblem) -> Self {
         Self {
             encryptor: Err(problem),
+            encrypted_to: self.encrypted_to.clone(),
             ..*self
         }
     }

@@ -12,6 +12,7 @@ use crate::elements::{self, Element, ElementError, Revocation};
 use crate::error::Error;
 use crate::repository::StoredElement;
 use crate::xml::XmlElement;
+use crate::xml_encryption::{Decrypted, KeyProtection};
 
 /// One stored element, read.
 pub(crate) enum Loaded {
@@ -35,15 +36,27 @@ impl Loaded {
 /// Reads one stored element. A key that cannot be read is skipped and reported; anything that
 /// is or looks like a revocation and cannot be read fails the load (ASP.NET fails the whole
 /// load too): skipping it could leave a revoked, perhaps compromised, key in use.
-pub(crate) fn load_element(stored: &StoredElement) -> Result<Loaded, Error> {
+///
+/// A key's encrypted secret is decrypted here, once per distinct element (see
+/// [`LoadCache`]); a secret that cannot be decrypted makes the key unreadable, never absent.
+pub(crate) fn load_element(
+    stored: &StoredElement,
+    protection: &KeyProtection,
+) -> Result<Loaded, Error> {
     let name = stored.name.as_deref();
     let is_revocation = match name {
         Some(name) => name.starts_with("revocation"),
         None => elements::looks_like_revocation(&stored.xml),
     };
+    let mut decrypted = Decrypted::default();
     let read = XmlElement::parse(&stored.xml)
         .map_err(ElementError::from)
-        .and_then(|e| elements::read(&e));
+        .and_then(|mut e| {
+            if e.local_name() == "key" {
+                decrypted = protection.decrypt_in_place(&mut e);
+            }
+            elements::read(&e)
+        });
     match read {
         Ok(Element::Revocation(r)) => Ok(Loaded::Revocation(r)),
         Err(error) if is_revocation => Err(Error::InvalidKeyRing {
@@ -56,7 +69,15 @@ pub(crate) fn load_element(stored: &StoredElement) -> Result<Loaded, Error> {
                 source: ElementError::NotARevocation,
             })
         }
-        Ok(Element::Key(k)) => Ok(Loaded::Key(Arc::new(LoadedKey::new(k)))),
+        Ok(Element::Key(mut k)) => {
+            if let Some(problem) = decrypted.problem {
+                k.material = Err(problem);
+            }
+            Ok(Loaded::Key(Arc::new(LoadedKey::new(
+                k,
+                decrypted.encrypted_to,
+            ))))
+        }
         Ok(Element::Unknown { local_name }) => Ok(Loaded::Skipped(RingProblem::UnknownElement {
             name: name.map(str::to_owned),
             local_name,
@@ -78,7 +99,11 @@ pub(crate) struct LoadCache {
 impl LoadCache {
     /// Loads every element, reusing earlier results for unchanged XML. The cache then holds
     /// exactly these elements.
-    pub(crate) fn load_all(&self, stored: &[StoredElement]) -> Result<Vec<Arc<Loaded>>, Error> {
+    pub(crate) fn load_all(
+        &self,
+        stored: &[StoredElement],
+        protection: &KeyProtection,
+    ) -> Result<Vec<Arc<Loaded>>, Error> {
         let mut cache = self.by_digest.lock().unwrap_or_else(|e| e.into_inner());
         let mut next = HashMap::with_capacity(stored.len());
         let mut out = Vec::with_capacity(stored.len());
@@ -86,7 +111,7 @@ impl LoadCache {
             let digest: [u8; 32] = Sha256::digest(s.xml.as_bytes()).into();
             let loaded = match cache.get(&digest) {
                 Some(e) => e.clone(),
-                None => Arc::new(load_element(s)?),
+                None => Arc::new(load_element(s, protection)?),
             };
             next.insert(digest, loaded.clone());
             out.push(loaded);
@@ -117,7 +142,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    load_element(&stored(name, xml)),
+                    load_element(&stored(name, xml), &KeyProtection::default()),
                     Err(Error::InvalidKeyRing { .. })
                 ),
                 "{name:?} {xml}"
@@ -128,13 +153,17 @@ mod tests {
     #[test]
     fn an_unreadable_key_is_skipped_and_reported() {
         for name in [Some("key-x"), None] {
-            let loaded = load_element(&stored(name, "<key id='x'><torn")).unwrap();
+            let loaded = load_element(
+                &stored(name, "<key id='x'><torn"),
+                &KeyProtection::default(),
+            )
+            .unwrap();
             assert!(matches!(
                 loaded,
                 Loaded::Skipped(RingProblem::UnreadableElement { .. })
             ));
         }
-        let unknown = load_element(&stored(None, "<other/>")).unwrap();
+        let unknown = load_element(&stored(None, "<other/>"), &KeyProtection::default()).unwrap();
         assert!(matches!(
             unknown,
             Loaded::Skipped(RingProblem::UnknownElement { .. })

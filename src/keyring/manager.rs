@@ -25,6 +25,7 @@ use crate::random::RandomSource;
 use crate::repository::{StoreOutcome, XmlRepository};
 use crate::secret::Secret;
 use crate::xml::{XmlElement, datetime};
+use crate::xml_encryption::KeyProtection;
 
 /// Master key length: a 512-bit key-derivation key, whatever the algorithm.
 const MASTER_KEY_LEN: usize = 64;
@@ -42,6 +43,8 @@ pub(crate) struct ManagerConfig {
     pub(crate) algorithm: Algorithm,
     pub(crate) store_timeout: StdDuration,
     pub(crate) unknown_key_refresh_interval: StdDuration,
+    /// How master keys are encrypted when written and decrypted when read.
+    pub(crate) protection: KeyProtection,
 }
 
 /// What [`DataProtection::ensure_key`](crate::provider::DataProtection::ensure_key) did.
@@ -230,7 +233,7 @@ impl KeyManager {
         let index = self.reloads_started.fetch_add(1, Ordering::SeqCst) + 1;
         state.last_start = Some(Instant::now());
         let stored = self.timed("read", self.repo.get_all_elements()).await?;
-        let elements = match self.cache.load_all(&stored) {
+        let elements = match self.cache.load_all(&stored, &self.config.protection) {
             Ok(elements) => elements,
             Err(e) => {
                 tracing::error!(
@@ -451,7 +454,7 @@ impl KeyManager {
         let activation = datetime::truncate_to_ticks(activation);
         let expiration = datetime::truncate_to_ticks(expiration);
         let master = Secret::random(MASTER_KEY_LEN, &*self.random);
-        let (element, name) = elements::key_element(
+        let (mut element, name) = elements::key_element(
             id,
             now.min(activation),
             activation,
@@ -459,6 +462,9 @@ impl KeyManager {
             self.config.algorithm,
             &master,
         );
+        self.config
+            .protection
+            .encrypt_in_place(&mut element, &*self.random)?;
         self.store(&element, &name).await
     }
 
@@ -566,6 +572,7 @@ mod tests {
             algorithm: Algorithm::default(),
             store_timeout: StdDuration::from_secs(5),
             unknown_key_refresh_interval: StdDuration::from_millis(1),
+            protection: KeyProtection::default(),
         };
         let manager = KeyManager::new(
             repo.clone(),

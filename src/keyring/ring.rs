@@ -225,6 +225,9 @@ pub struct KeyInfo {
     pub algorithm: Option<Algorithm>,
     /// Why it cannot be used, when it cannot.
     pub problem: Option<KeyProblem>,
+    /// What its stored master key is encrypted to (`certificate THUMBPRINT (SUBJECT)`,
+    /// `kek ID`, or the decryptor's name), `None` when stored unencrypted.
+    pub encrypted_to: Option<String>,
 }
 
 /// The state of a key.
@@ -304,5 +307,6 @@ fn key_info(k: &RingKey, now: OffsetDateTime, is_default: bool) -> KeyInfo {
         is_default,
         algorithm: p.encryptor.as_ref().ok().map(|e| e.algorithm()),
         problem: p.encryptor.as_ref().err().cloned(),
+        encrypted_to: p.encrypted_to.clone(),
     }
 }

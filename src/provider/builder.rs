@@ -13,6 +13,11 @@ use crate::keyring::manager::{KeyManager, ManagerConfig, ReloadCause};
 use crate::keyring::policy::Policy;
 use crate::random::{RandomSource, SystemRandom};
 use crate::repository::{DirectoryRepository, MemoryRepository, XmlRepository};
+#[cfg(feature = "certificates")]
+use crate::xml_encryption::{Certificate, CertificateXmlDecryptor, CertificateXmlEncryptor};
+use crate::xml_encryption::{
+    Kek, KekXmlDecryptor, KekXmlEncryptor, KeyProtection, XmlDecryptor, XmlEncryptor,
+};
 
 /// Configures a [`DataProtection`]. Every setting has ASP.NET Core's default.
 #[must_use = "call build() to get a provider"]
@@ -27,6 +32,12 @@ pub struct DataProtectionBuilder {
     startup_wait: Duration,
     unknown_key_refresh_interval: Duration,
     background_refresh: bool,
+    key_encryptor: Option<Arc<dyn XmlEncryptor>>,
+    key_decryptors: Vec<Arc<dyn XmlDecryptor>>,
+    keks: KekXmlDecryptor,
+    #[cfg(feature = "certificates")]
+    certificates: Vec<Certificate>,
+    allow_unencrypted_keys: bool,
 }
 
 impl Default for DataProtectionBuilder {
@@ -42,6 +53,12 @@ impl Default for DataProtectionBuilder {
             startup_wait: Duration::ZERO,
             unknown_key_refresh_interval: Duration::from_secs(1),
             background_refresh: true,
+            key_encryptor: None,
+            key_decryptors: Vec::new(),
+            keks: KekXmlDecryptor::default(),
+            #[cfg(feature = "certificates")]
+            certificates: Vec::new(),
+            allow_unencrypted_keys: false,
         }
     }
 }
@@ -52,6 +69,7 @@ impl std::fmt::Debug for DataProtectionBuilder {
             .field("application_name", &self.application_name)
             .field("policy", &self.policy)
             .field("algorithm", &self.algorithm)
+            .field("key_encryptor", &self.key_encryptor)
             .finish_non_exhaustive()
     }
 }
@@ -147,6 +165,66 @@ impl DataProtectionBuilder {
         self
     }
 
+    /// Encrypts new master keys to `certificate` (its RSA public key), as ASP.NET Core's
+    /// `ProtectKeysWithCertificate` does: ASP.NET nodes holding the certificate's private key
+    /// read them. The certificate also decrypts, when it carries its private key.
+    #[cfg(feature = "certificates")]
+    pub fn protect_keys_with_certificate(mut self, certificate: Certificate) -> Self {
+        self.key_encryptor = Some(Arc::new(CertificateXmlEncryptor::new(certificate.clone())));
+        self.certificates.push(certificate);
+        self
+    }
+
+    /// Certificates (with private keys) that may decrypt keys encrypted to them, for
+    /// certificate rotation (ASP.NET's `UnprotectKeysWithAnyCertificate`). A key encrypted to
+    /// a certificate not given here is listed as unreadable, with the certificate's
+    /// thumbprint and subject.
+    #[cfg(feature = "certificates")]
+    pub fn unprotect_keys_with_any_certificate(
+        mut self,
+        certificates: impl IntoIterator<Item = Certificate>,
+    ) -> Self {
+        self.certificates.extend(certificates);
+        self
+    }
+
+    /// Encrypts new master keys under the key-encryption key `kek` (AES-256-GCM); it also
+    /// decrypts. ASP.NET Core nodes cannot read this form without a custom decryptor.
+    pub fn protect_keys_with_kek(mut self, kek: Kek) -> Self {
+        self.key_encryptor = Some(Arc::new(KekXmlEncryptor::new(kek.clone())));
+        self.keks.push(kek);
+        self
+    }
+
+    /// Older key-encryption keys that may still decrypt keys written under them.
+    pub fn unprotect_keys_with_keks(mut self, keks: impl IntoIterator<Item = Kek>) -> Self {
+        for kek in keks {
+            self.keks.push(kek);
+        }
+        self
+    }
+
+    /// Encrypts new master keys with a custom encryptor (a cloud KMS, Vault, …). Register
+    /// its decryptor with [`unprotect_keys_with`](Self::unprotect_keys_with).
+    pub fn protect_keys_with(mut self, encryptor: Arc<dyn XmlEncryptor>) -> Self {
+        self.key_encryptor = Some(encryptor);
+        self
+    }
+
+    /// Adds a custom decryptor, chosen for `<encryptedSecret>` elements whose
+    /// `decryptorType` it names. It takes precedence over a built-in one of the same type.
+    pub fn unprotect_keys_with(mut self, decryptor: Arc<dyn XmlDecryptor>) -> Self {
+        self.key_decryptors.push(decryptor);
+        self
+    }
+
+    /// Stores new master keys unencrypted without the warning logged otherwise (once per
+    /// process): for stores that are themselves encrypted and access-controlled, and tests.
+    pub fn allow_unencrypted_keys(mut self) -> Self {
+        self.allow_unencrypted_keys = true;
+        self
+    }
+
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -171,12 +249,23 @@ impl DataProtectionBuilder {
             tracing::warn!("no key store configured: keys live in memory and die with the process");
             Arc::new(MemoryRepository::new())
         });
+        let mut decryptors = self.key_decryptors;
+        decryptors.push(Arc::new(self.keks));
+        // Always present, so a key encrypted to a certificate this node lacks is reported with
+        // the certificate's thumbprint and subject.
+        #[cfg(feature = "certificates")]
+        decryptors.push(Arc::new(CertificateXmlDecryptor::new(self.certificates)));
         let config = ManagerConfig {
             application_name: self.application_name.clone(),
             policy: self.policy,
             algorithm: self.algorithm,
             store_timeout: self.store_timeout,
             unknown_key_refresh_interval: self.unknown_key_refresh_interval,
+            protection: KeyProtection::new(
+                self.key_encryptor,
+                decryptors,
+                self.allow_unencrypted_keys,
+            ),
         };
         let manager = Arc::new(KeyManager::new(repository, config, self.clock, self.random));
         let start = tokio::time::Instant::now();

@@ -60,6 +60,23 @@ impl XmlElement {
         }
     }
 
+    /// An element in `namespace`, declared as the default namespace on the element
+    /// (`<local xmlns="namespace">`). An empty `namespace` gives `xmlns=""`: no namespace,
+    /// undeclaring an inherited default.
+    pub(crate) fn new_in(namespace: &str, local: &str) -> Self {
+        let mut e = Self::new(local);
+        e.name.namespace = (!namespace.is_empty()).then(|| namespace.to_owned());
+        e.attr("xmlns", namespace)
+    }
+
+    /// An element in `namespace` that an ancestor declares as its default namespace (no
+    /// declaration written on this element).
+    pub(crate) fn new_in_inherited(namespace: &str, local: &str) -> Self {
+        let mut e = Self::new(local);
+        e.name.namespace = Some(namespace.to_owned());
+        e
+    }
+
     /// Parses one element (a whole document: declaration, BOM and surrounding whitespace
     /// allowed; DTDs refused; nesting bounded).
     pub fn parse(text: &str) -> Result<Self, XmlError> {
@@ -152,8 +169,13 @@ impl XmlElement {
 
     // --- queries ---
 
+    /// The namespace the element is in, if any.
+    pub fn namespace(&self) -> Option<&str> {
+        self.name.namespace.as_deref()
+    }
+
     /// The value of the attribute with this local name and no namespace.
-    pub(crate) fn attribute(&self, local: &str) -> Option<&str> {
+    pub fn attribute(&self, local: &str) -> Option<&str> {
         self.attributes
             .iter()
             .find(|a| {
@@ -163,7 +185,6 @@ impl XmlElement {
     }
 
     /// The value of the attribute with this namespace and local name.
-    #[cfg(test)]
     pub(crate) fn attribute_ns(&self, namespace: &str, local: &str) -> Option<&str> {
         self.attributes
             .iter()
@@ -171,8 +192,8 @@ impl XmlElement {
             .map(|a| a.value.as_str())
     }
 
-    /// Child elements.
-    pub(crate) fn elements(&self) -> impl Iterator<Item = &XmlElement> {
+    /// Child elements, in document order.
+    pub fn elements(&self) -> impl Iterator<Item = &XmlElement> {
         self.children.iter().filter_map(|n| match n {
             Node::Element(e) => Some(e),
             _ => None,
@@ -185,8 +206,15 @@ impl XmlElement {
             .find(|e| e.name.local == local && e.name.namespace.is_none())
     }
 
-    /// All descendant text, concatenated (XLinq's `(string)element`).
-    pub(crate) fn text_content(&self) -> String {
+    /// The first child element with this namespace and local name.
+    pub(crate) fn element_in(&self, namespace: &str, local: &str) -> Option<&XmlElement> {
+        self.elements()
+            .find(|e| e.name.local == local && e.name.namespace.as_deref() == Some(namespace))
+    }
+
+    /// All descendant text, concatenated (XLinq's `(string)element`). May hold secrets:
+    /// wipe it when done if it does.
+    pub fn text_content(&self) -> String {
         let mut out = String::new();
         self.collect_text(&mut out);
         out

@@ -50,6 +50,11 @@ pub fn command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
         .env_remove("DPKEYS_STORE")
         .env_remove("DPKEYS_APP_NAME")
         .env_remove("DPKEYS_TIMEOUT")
+        .env_remove("DPKEYS_CERTIFICATE")
+        .env_remove("DPKEYS_CERTIFICATE_PASSWORD")
+        .env_remove("DPKEYS_CERTIFICATE_PASSWORD_ENV")
+        .env_remove("DPKEYS_KEK_FILE")
+        .env_remove("DPKEYS_ALLOW_UNENCRYPTED_KEYS")
         .stdin(Stdio::null());
     EXTRA_ENV.with(|e| {
         for (k, v) in e.borrow().iter() {

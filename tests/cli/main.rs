@@ -8,6 +8,7 @@
 #[cfg(feature = "object-store")]
 mod blob;
 mod directory;
+mod encrypted;
 #[cfg(feature = "object-store")]
 mod gcs;
 mod harness;

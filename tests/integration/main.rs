@@ -13,6 +13,7 @@ mod common;
 mod cross_node;
 mod directory_fallback;
 mod extremes;
+mod encrypted_keys;
 mod golden;
 mod health;
 mod hostile_store;

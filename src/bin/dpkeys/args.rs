@@ -32,6 +32,45 @@ pub(crate) struct Cli {
     #[arg(long, env = "DPKEYS_APP_NAME", global = true)]
     pub app_name: Option<String>,
 
+    /// Encrypt new keys to this certificate, and decrypt keys encrypted to it (ASP.NET Core's
+    /// ProtectKeysWithCertificate form). Repeat for certificate rotation: the first encrypts,
+    /// all decrypt. A PKCS#12 file (.pfx, .p12; password from --certificate-password-env), a
+    /// PEM file holding the certificate and its key, or CERT.pem,KEY.pem (PKCS#8 or PKCS#1).
+    /// A PEM certificate without key only encrypts.
+    #[arg(
+        long = "certificate",
+        env = "DPKEYS_CERTIFICATE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub certificates: Vec<String>,
+
+    /// The environment variable holding the PKCS#12 password.
+    #[arg(
+        long,
+        env = "DPKEYS_CERTIFICATE_PASSWORD_ENV",
+        global = true,
+        default_value = "DPKEYS_CERTIFICATE_PASSWORD",
+        value_name = "VAR"
+    )]
+    pub certificate_password_env: String,
+
+    /// Encrypt new keys under the key-encryption key in this file (32 raw bytes or their
+    /// base64), and decrypt keys under it. Repeat for rotation: the first encrypts, all
+    /// decrypt. ASP.NET Core nodes cannot read this form.
+    #[arg(
+        long = "kek-file",
+        env = "DPKEYS_KEK_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub kek_files: Vec<std::path::PathBuf>,
+
+    /// Write new keys unencrypted without the warning (stores that are themselves encrypted
+    /// and access-controlled).
+    #[arg(long, env = "DPKEYS_ALLOW_UNENCRYPTED_KEYS", global = true)]
+    pub allow_unencrypted_keys: bool,
+
     /// Machine-readable JSON output (list, ensure, rotate, revoke, check, prune, copy, inspect).
     #[arg(long, global = true)]
     pub json: bool,

@@ -5,6 +5,7 @@
 mod args;
 mod commands;
 mod failure;
+mod protection;
 mod units;
 
 use std::process::ExitCode;
@@ -89,12 +90,13 @@ async fn connect(cli: &Cli, store: Arc<dyn XmlRepository>) -> Result<DataProtect
             ));
         }
     };
-    DataProtection::builder()
+    let builder = DataProtection::builder()
         .application_name(app_name)
         .persist_keys_to_shared(store)
         .disable_automatic_key_generation()
         .background_refresh(false)
-        .store_timeout(cli.timeout)
+        .store_timeout(cli.timeout);
+    protection::configure(cli, builder)?
         .build()
         .await
         .map_err(Failure::from)

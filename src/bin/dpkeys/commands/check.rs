@@ -17,6 +17,13 @@ use crate::units::format_date;
 pub(crate) async fn run(dp: &DataProtection, json: bool) -> Result<ExitCode, Failure> {
     let checks = dp.check_keys().await?;
     let health = dp.health();
+    let infos = dp.keys();
+    let encrypted_to = |id| {
+        infos
+            .iter()
+            .find(|k| k.id == id)
+            .and_then(|k| k.encrypted_to.clone())
+    };
     // Unreadable keys are reported once, by their check below.
     let mut problems: Vec<String> = health
         .problems
@@ -53,15 +60,19 @@ pub(crate) async fn run(dp: &DataProtection, json: bool) -> Result<ExitCode, Fai
                 "id": c.id.to_string(),
                 "ok": c.problem.is_none(),
                 "problem": c.problem,
+                "encrypted_to": encrypted_to(c.id),
             })).collect::<Vec<_>>(),
             "problems": problems,
             "health": health_json(&health),
         }));
     } else {
         for c in &checks {
+            let to = encrypted_to(c.id)
+                .map(|t| format!(" (encrypted to {t})"))
+                .unwrap_or_default();
             match &c.problem {
-                None => println!("ok       key {}", c.id),
-                Some(p) => println!("PROBLEM  key {}: {p}", c.id),
+                None => println!("ok       key {}{to}", c.id),
+                Some(p) => println!("PROBLEM  key {}{to}: {p}", c.id),
             }
         }
         for p in &problems {

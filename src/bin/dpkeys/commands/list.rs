@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use data_protection::DataProtection;
 use serde_json::json;
 
-use super::{key_json, print_json};
+use super::{decryptable, key_json, print_json};
 use crate::failure::Failure;
 use crate::units::format_date_short;
 
@@ -24,18 +24,19 @@ pub(crate) fn run(dp: &DataProtection, json: bool) -> Result<ExitCode, Failure> 
         println!("no keys (run `dpkeys ensure` to create the first one)");
     } else {
         println!(
-            "{:<36}  {:<20}  {:<20}  {:<20}  {:<10}  DEFAULT",
-            "ID", "CREATED", "ACTIVATES", "EXPIRES", "STATUS"
+            "{:<36}  {:<20}  {:<20}  {:<20}  {:<10}  {:<7}  ENCRYPTED TO",
+            "ID", "CREATED", "ACTIVATES", "EXPIRES", "STATUS", "DEFAULT"
         );
         for k in &keys {
             println!(
-                "{:<36}  {:<20}  {:<20}  {:<20}  {:<10}  {}",
+                "{:<36}  {:<20}  {:<20}  {:<20}  {:<10}  {:<7}  {}",
                 k.id,
                 format_date_short(k.created),
                 format_date_short(k.activation),
                 format_date_short(k.expiration),
                 k.status.as_str(),
-                if k.is_default { "*" } else { "" }
+                if k.is_default { "*" } else { "" },
+                encryption(k),
             );
         }
     }
@@ -43,4 +44,13 @@ pub(crate) fn run(dp: &DataProtection, json: bool) -> Result<ExitCode, Failure> 
         eprintln!("warning: {problem}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The last column: what the secret is encrypted to, and whether this node can decrypt it.
+fn encryption(k: &data_protection::KeyInfo) -> String {
+    match (&k.encrypted_to, decryptable(k)) {
+        (None, _) => "-".to_owned(),
+        (Some(to), true) => to.clone(),
+        (Some(to), false) => format!("{to} [cannot decrypt here]"),
+    }
 }

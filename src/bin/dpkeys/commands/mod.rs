@@ -13,7 +13,7 @@ pub(crate) mod unprotect;
 
 use std::io::{Read, Write};
 
-use data_protection::KeyInfo;
+use data_protection::{KeyInfo, KeyProblem};
 use serde_json::{Value, json};
 
 use crate::failure::Failure;
@@ -42,7 +42,17 @@ pub(crate) fn key_json(k: &KeyInfo) -> Value {
         "default": k.is_default,
         "algorithm": k.algorithm.map(|a| a.to_string()),
         "problem": k.problem.as_ref().map(|p| p.to_string()),
+        "encrypted_to": k.encrypted_to,
+        "decryptable": decryptable(k),
     })
+}
+
+/// Whether this node can decrypt the key's stored secret (true for plaintext keys).
+pub(crate) fn decryptable(k: &KeyInfo) -> bool {
+    !matches!(
+        k.problem,
+        Some(KeyProblem::Undecryptable { .. } | KeyProblem::EncryptedSecret(_))
+    )
 }
 
 /// The argument, or stdin when it is absent or `-`.
