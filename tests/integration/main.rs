@@ -13,6 +13,8 @@ mod directory_fallback;
 mod golden;
 mod health;
 mod multiprocess;
+#[cfg(feature = "postgres")]
+mod postgres_store;
 mod protect;
 #[cfg(feature = "redis")]
 mod redis_store;
