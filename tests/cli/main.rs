@@ -13,6 +13,8 @@ mod directory;
 #[cfg(feature = "object-store")]
 mod gcs;
 mod harness;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod scenarios;
