@@ -180,7 +180,9 @@ pub(crate) fn pool(
         .max_size(options.max_connections.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(options.timeout))
-        .create_timeout(Some(options.connect_timeout))
+        // Opening includes TLS and SCRAM authentication, which can take far longer than the
+        // TCP connect under load; the operation deadline bounds it.
+        .create_timeout(Some(options.timeout.max(options.connect_timeout)))
         .recycle_timeout(Some(options.timeout))
         .build()
         .map_err(|e| Error::Config(format!("PostgreSQL pool for {address}: {e}")))?;
@@ -238,6 +240,17 @@ fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Another thread may install one at the same moment; either is fine.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`) of a connection-string parameter.
+pub(crate) fn parse_bool(name: &str, value: &str) -> Result<bool, Error> {
+    match value {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        other => Err(Error::Config(format!(
+            "{name}={other:?}: use true or false"
+        ))),
     }
 }
 
@@ -346,11 +359,18 @@ impl Pg {
 
     fn pool_error(&self, e: PoolError) -> StoreError {
         match e {
-            PoolError::Timeout(_) => StoreError::new(
-                StoreErrorKind::Timeout,
-                &self.describe,
-                format!("connecting: no connection within {:?}", self.timeout),
-            ),
+            PoolError::Timeout(which) => {
+                let what = match which {
+                    deadpool_postgres::TimeoutType::Wait => "waiting for a pooled connection",
+                    deadpool_postgres::TimeoutType::Create => "opening a connection",
+                    deadpool_postgres::TimeoutType::Recycle => "checking a pooled connection",
+                };
+                StoreError::new(
+                    StoreErrorKind::Timeout,
+                    &self.describe,
+                    format!("connecting: {what} took longer than allowed"),
+                )
+            }
             PoolError::Backend(e) => self.error("connecting", e),
             other => StoreError::new(
                 StoreErrorKind::Other,

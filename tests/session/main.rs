@@ -15,6 +15,11 @@ mod faults;
 mod http;
 mod logs;
 mod memory_store;
+#[cfg(feature = "postgres")]
+#[path = "../integration/postgres_store/server.rs"]
+mod pg_server;
+#[cfg(feature = "postgres")]
+mod postgres_store;
 #[cfg(feature = "redis")]
 mod processes;
 #[cfg(feature = "redis")]

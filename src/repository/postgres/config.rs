@@ -6,7 +6,8 @@ use super::sql::Statements;
 use super::{DEFAULT_SCHEMA, DEFAULT_TABLE, PostgresRepository};
 use crate::error::Error;
 use crate::postgres_client::{
-    ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Pg, Source, check_ident, pool,
+    ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Pg, Source, check_ident, parse_bool,
+    pool,
 };
 
 /// The query parameters this store reads from a connection string.
@@ -124,17 +125,6 @@ impl PostgresRepositoryBuilder {
             sql,
             create_table,
         ))
-    }
-}
-
-/// `true`/`false` (also `1`/`0`, `yes`/`no`).
-pub(crate) fn parse_bool(name: &str, value: &str) -> Result<bool, Error> {
-    match value {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        other => Err(Error::Config(format!(
-            "{name}={other:?}: use true or false"
-        ))),
     }
 }
 
