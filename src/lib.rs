@@ -20,6 +20,8 @@ mod key_id;
 mod keyring;
 mod metrics;
 mod payload;
+#[cfg(feature = "postgres")]
+mod postgres_client;
 mod protector;
 mod provider;
 mod random;

@@ -16,6 +16,8 @@ mod directory;
 mod fs;
 mod memory;
 mod open;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -30,6 +32,8 @@ pub use blob::{BlobLayout, BlobRepository};
 pub use directory::DirectoryRepository;
 pub use memory::MemoryRepository;
 pub use open::open;
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_SCHEMA, DEFAULT_TABLE, PostgresRepository, PostgresRepositoryBuilder};
 #[cfg(feature = "redis")]
 pub use redis::{DEFAULT_LIST_KEY, Persistence, RedisRepository, RedisRepositoryBuilder};
 

@@ -74,6 +74,8 @@ pub use handle::{Session, SessionError, USER_ENTRY};
 pub use layer::{SessionFuture, SessionLayer, SessionLayerBuilder, SessionService};
 pub use stats::SessionStats;
 pub use store::{Expected, MemorySessionStore, SaveOutcome, SessionEntry, SessionStore};
+#[cfg(feature = "postgres")]
+pub use store::{PostgresSessionStore, PostgresSessionStoreBuilder};
 #[cfg(feature = "redis")]
 pub use store::{RedisSessionStore, RedisSessionStoreBuilder};
 

@@ -13,6 +13,8 @@ mod encrypted;
 mod gcs;
 mod harness;
 mod inspect;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod scenarios;

@@ -20,6 +20,8 @@ mod hostile_store;
 mod key_ids;
 mod logs;
 mod multiprocess;
+#[cfg(feature = "postgres")]
+mod postgres_store;
 mod protect;
 #[cfg(feature = "redis")]
 mod redis_store;

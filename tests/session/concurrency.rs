@@ -8,11 +8,11 @@ use data_protection::session::{MemorySessionStore, SessionLayer, SessionStats};
 
 use crate::app::{Browser, ring, router, serve};
 
-const PER_NODE: usize = 200;
+pub const PER_NODE: usize = 200;
 
 /// Fires `PER_NODE` requests `/set/{prefix}{i}/{i}` at each node, all at once, with one
 /// session cookie; every one must succeed without a commit error.
-async fn burst(nodes: &[(SocketAddr, &str)], cookie: &str) {
+pub async fn burst(nodes: &[(SocketAddr, &str)], cookie: &str) {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for (addr, prefix) in nodes {
@@ -44,7 +44,7 @@ async fn burst(nodes: &[(SocketAddr, &str)], cookie: &str) {
     }
 }
 
-fn report(what: &str, stats: &[SessionStats]) {
+pub fn report(what: &str, stats: &[SessionStats]) {
     for (i, s) in stats.iter().enumerate() {
         println!(
             "{what} node {i}: saves {} conflicts (retries) {} (most for one commit {}) same-key overwrites {} failures {}",
@@ -55,7 +55,7 @@ fn report(what: &str, stats: &[SessionStats]) {
     }
 }
 
-async fn check_keys(b: &Browser, prefixes: &[&str]) {
+pub async fn check_keys(b: &Browser, prefixes: &[&str]) {
     let keys = b.text("/keys").await;
     let keys: Vec<&str> = keys.split(',').collect();
     assert_eq!(keys.len(), 1 + prefixes.len() * PER_NODE, "nothing lost");

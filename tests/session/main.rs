@@ -14,6 +14,11 @@ mod faults;
 mod fixation;
 mod http;
 mod memory_store;
+#[cfg(feature = "postgres")]
+#[path = "../integration/postgres_store/server.rs"]
+mod pg_server;
+#[cfg(feature = "postgres")]
+mod postgres_store;
 #[cfg(feature = "redis")]
 mod processes;
 #[cfg(feature = "redis")]

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// How to get the servers, for failure messages.
 pub const HOW: &str = "run the suite with `bash scripts/test.sh` (installs and starts Redis, \
-Azurite, moto and fake-gcs-server on loopback), or start them for this shell with \
+Azurite, moto, fake-gcs-server and PostgreSQL on loopback), or start them for this shell with \
 `eval \"$(bash scripts/backends.sh start)\"` and re-run `cargo test --all-features`";
 
 /// The value of a variable `scripts/backends.sh` exports; panics with [`HOW`] when unset.

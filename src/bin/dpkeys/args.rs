@@ -21,7 +21,9 @@ pub(crate) struct Cli {
         env = "DPKEYS_STORE",
         global = true,
         help = "The key store: a directory path or file://PATH, redis://HOST:PORT[/DB][?key=LIST], \
-                rediss://…, s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, gs://BUCKET/PREFIX, with \
+                rediss://…, postgres://USER:PASSWORD@HOST:PORT/DB[?table=TABLE&schema=SCHEMA] (EF Core's \
+                DataProtectionKeys table; sslmode=require&sslrootcert=CA_FILE for TLS), \
+                s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, gs://BUCKET/PREFIX, with \
                 ?layout=single-blob for ASP.NET Core's single-blob layout. Cloud credentials come \
                 from the usual environment variables."
     )]

@@ -9,6 +9,8 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -21,8 +23,14 @@ use time::OffsetDateTime;
 use crate::error::{StoreError, StoreErrorKind};
 
 pub use memory::{DEFAULT_CAPACITY, MemorySessionStore};
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_SESSION_TABLE, PostgresSessionStore, PostgresSessionStoreBuilder};
 #[cfg(feature = "redis")]
-pub use redis::{RedisSessionStore, RedisSessionStoreBuilder, USER_INDEX_PREFIX};
+pub use redis::{RedisSessionStore, RedisSessionStoreBuilder};
+
+/// Prefix of the keys (Redis) or ids (PostgreSQL) that record each user's session (see
+/// [`Session::bind_user`](crate::session::Session::bind_user)), after the instance name.
+pub const USER_INDEX_PREFIX: &str = "DataProtection.SessionUser:";
 
 /// One stored session, as ASP.NET's distributed cache keeps it.
 #[derive(Clone, PartialEq, Eq)]

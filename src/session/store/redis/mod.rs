@@ -17,14 +17,10 @@ use time::OffsetDateTime;
 
 use self::conn::{Conn, ensure_crypto_provider, hosts, store_error};
 use super::{
-    Expected, SaveOutcome, SessionEntry, SessionStore, duration_ticks, from_ticks, ticks_duration,
-    to_ticks,
+    Expected, SaveOutcome, SessionEntry, SessionStore, USER_INDEX_PREFIX, duration_ticks,
+    from_ticks, ticks_duration, to_ticks,
 };
 use crate::error::{StoreError, StoreErrorKind};
-
-/// Prefix of the keys that record each user's session (see
-/// [`Session::bind_user`](crate::session::Session::bind_user)), after the instance name.
-pub const USER_INDEX_PREFIX: &str = "DataProtection.SessionUser:";
 
 /// A [`SessionStore`] in Redis 6.2 or later (one server, or a Redis Cluster). Every
 /// operation is one round trip: a Lua script or a single command on one key, so it works
