@@ -3,7 +3,7 @@
 // Layers, bottom up; a module imports only from layers below its own (and from its
 // defining module, never through these re-exports):
 //   primitives: secret, key_id, clock, random, error
-//   formats:    algorithm, xml, elements, payload
+//   formats:    algorithm, xml, elements, payload, cookie_formats
 //   crypto:     crypto
 //   (metrics: a leaf every layer may call)
 //   stores:     repository (+ redis_client)
@@ -12,6 +12,7 @@
 //   web:        session
 mod algorithm;
 mod clock;
+pub mod cookie_formats;
 mod crypto;
 mod elements;
 mod error;
