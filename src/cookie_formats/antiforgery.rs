@@ -24,7 +24,8 @@ pub const TOKEN_VERSION: u8 = 1;
 /// The cookie name's prefix.
 pub const COOKIE_PREFIX: &str = ".AspNetCore.Antiforgery.";
 /// `ClaimTypes.NameIdentifier`.
-const NAME_IDENTIFIER: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier";
+const NAME_IDENTIFIER: &str =
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier";
 /// `ClaimTypes.Upn`.
 const UPN: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn";
 

@@ -232,6 +232,9 @@ mod tests {
         assert!(stale_chunks("c", Some("chunks-2"), 3).is_empty());
         assert!(stale_chunks("c", Some("plain"), 0).is_empty());
         assert!(stale_chunks("c", None, 0).is_empty());
-        assert_eq!(stale_chunks("c", Some("chunks-999999"), 0).len(), MAX_CHUNKS);
+        assert_eq!(
+            stale_chunks("c", Some("chunks-999999"), 0).len(),
+            MAX_CHUNKS
+        );
     }
 }

@@ -27,7 +27,8 @@ pub const FORMAT_VERSION: i32 = 5;
 /// The `PropertiesSerializer` format version.
 pub const PROPERTIES_VERSION: i32 = 1;
 /// `ClaimsIdentity.DefaultNameClaimType`.
-pub const DEFAULT_NAME_CLAIM_TYPE: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name";
+pub const DEFAULT_NAME_CLAIM_TYPE: &str =
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name";
 /// `ClaimsIdentity.DefaultRoleClaimType`.
 pub const DEFAULT_ROLE_CLAIM_TYPE: &str =
     "http://schemas.microsoft.com/ws/2008/06/identity/claims/role";
@@ -429,7 +430,9 @@ impl AuthenticationTicket {
 
     /// The value of the first claim of `claim_type`, across identities.
     pub fn find_first(&self, claim_type: &str) -> Option<&str> {
-        self.identities.iter().find_map(|i| i.find_first(claim_type))
+        self.identities
+            .iter()
+            .find_map(|i| i.find_first(claim_type))
     }
 
     /// `.expires`.
@@ -651,10 +654,7 @@ mod tests {
         assert_eq!(back.roles().collect::<Vec<_>>(), ["admin", "ops", "staff"]);
         assert!(back.is_in_role("staff"));
         assert_eq!(back.find_first("sub"), Some("42"));
-        assert_eq!(
-            back.expires_utc(),
-            Some(datetime!(2024-01-15 00:00:00 UTC))
-        );
+        assert_eq!(back.expires_utc(), Some(datetime!(2024-01-15 00:00:00 UTC)));
         assert_eq!(
             back.properties.get(".issued"),
             Some("Mon, 01 Jan 2024 00:00:00 GMT")
@@ -670,7 +670,8 @@ mod tests {
 
     #[test]
     fn defaults_are_written_as_placeholders() {
-        let t = AuthenticationTicket::new("Cookies", ClaimsIdentity::new("Cookies").with_name("bob"));
+        let t =
+            AuthenticationTicket::new("Cookies", ClaimsIdentity::new("Cookies").with_name("bob"));
         let bytes = t.encode().unwrap();
         // version, "Cookies", 1 identity, "Cookies", "\0", "\0", 1 claim, "\0", "bob",
         // "\0" x3, 0 properties, no bootstrap, no actor, properties v1 with 0 items.
@@ -688,7 +689,10 @@ mod tests {
     fn hostile_input_gives_typed_errors() {
         let good = full_ticket().encode().unwrap();
         for n in 0..good.len() {
-            assert!(AuthenticationTicket::decode(&good[..n]).is_err(), "prefix {n}");
+            assert!(
+                AuthenticationTicket::decode(&good[..n]).is_err(),
+                "prefix {n}"
+            );
         }
         let mut trailing = good.clone();
         trailing.push(0);

@@ -8,6 +8,7 @@ mod backends;
 #[cfg(feature = "object-store")]
 mod blob_store;
 mod common;
+mod cookie_golden;
 mod cross_node;
 mod directory_fallback;
 mod golden;
