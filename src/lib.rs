@@ -9,10 +9,12 @@
 //   stores:     repository (+ redis_client)
 //   key ring:   keyring
 //   provider:   provider, protector
-//   web:        session
+//   web:        session, cookies
 mod algorithm;
 mod clock;
 pub mod cookie_formats;
+#[cfg(feature = "cookies")]
+pub mod cookies;
 mod crypto;
 mod elements;
 mod error;

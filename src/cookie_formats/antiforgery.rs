@@ -402,9 +402,12 @@ mod tests {
             .with_name("alice")
             .with_claim(Claim::new("sub", "42"));
         let only_sub = ClaimsIdentity::new("Cookies").with_claim(Claim::new("sub", "42"));
-        assert_eq!(claim_uid(&[with_sub.clone()]), claim_uid(&[only_sub]));
+        assert_eq!(
+            claim_uid(std::slice::from_ref(&with_sub)),
+            claim_uid(&[only_sub])
+        );
         let name_only = ClaimsIdentity::new("Cookies").with_name("alice");
-        assert!(claim_uid(&[name_only.clone()]).is_some());
+        assert!(claim_uid(std::slice::from_ref(&name_only)).is_some());
         assert_ne!(claim_uid(&[name_only]), claim_uid(&[with_sub]));
         assert_eq!(claim_uid(&[ClaimsIdentity::new("")]), None);
         assert_eq!(

@@ -1,0 +1,23 @@
+//! Cookies protected by the key ring, for tower and axum (feature `cookies`).
+//!
+//! * [`ProtectedCookieLayer`] / [`ProtectedCookies`]: a jar of encrypted, authenticated
+//!   cookies built on the `cookie` crate's [`Cookie`](cookie::Cookie). Each value is
+//!   protected with purposes [application, [`PURPOSE`], cookie name] and carries a
+//!   server-side expiry, so a value cannot be moved to another cookie, keys rotate and are
+//!   revoked like every other payload's, and an expired cookie is refused even if the
+//!   browser keeps it. Large values are split with ASP.NET's chunked layout.
+//!
+//! Formats (chunking, tickets, antiforgery) are in [`crate::cookie_formats`].
+
+#[cfg(feature = "axum")]
+mod axum;
+mod jar;
+mod service;
+mod transport;
+
+#[cfg(feature = "axum")]
+pub use self::axum::MissingCookieLayer;
+pub use jar::{
+    CookieError, PURPOSE, ProtectedCookieLayer, ProtectedCookieLayerBuilder,
+    ProtectedCookieService, ProtectedCookies,
+};
