@@ -304,6 +304,13 @@ impl ProtectedCookies {
             .remove_chunked(&template, &self.inner.request);
     }
 
+    /// A template cookie named `name` with the layer's default attributes.
+    pub(crate) fn template(&self, name: &str) -> Cookie<'static> {
+        let mut c = Cookie::new(name.to_owned(), "");
+        self.inner.settings.defaults.apply(&mut c, self.inner.https);
+        c
+    }
+
     pub(crate) fn outgoing(&self) -> &Outgoing {
         &self.inner.outgoing
     }

@@ -7,12 +7,16 @@
 //!   revoked like every other payload's, and an expired cookie is refused even if the
 //!   browser keeps it. Large values are split with ASP.NET's chunked layout.
 //!
+//! * [`CookieSessionStore`]: a [`SessionStore`](crate::session::SessionStore) that keeps
+//!   the session in a protected cookie (no server store), with [`CookieSessionLayer`].
+//!
 //! Formats (chunking, tickets, antiforgery) are in [`crate::cookie_formats`].
 
 #[cfg(feature = "axum")]
 mod axum;
 mod jar;
 mod service;
+mod session_store;
 mod transport;
 
 #[cfg(feature = "axum")]
@@ -20,4 +24,8 @@ pub use self::axum::MissingCookieLayer;
 pub use jar::{
     CookieError, PURPOSE, ProtectedCookieLayer, ProtectedCookieLayerBuilder,
     ProtectedCookieService, ProtectedCookies,
+};
+pub use session_store::{
+    CookieSessionLayer, CookieSessionService, CookieSessionStore, CookieSessionStoreBuilder,
+    DEFAULT_COOKIE_BUDGET, DEFAULT_SESSION_DATA_COOKIE, SESSION_PURPOSE,
 };

@@ -9,6 +9,7 @@
 )]
 
 mod jar;
+mod session_store;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -46,6 +47,7 @@ pub struct Client {
 /// One response: status, the `Set-Cookie` headers and the body.
 pub struct Answer {
     pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
     pub set_cookies: Vec<String>,
     pub body: String,
 }
@@ -76,6 +78,7 @@ impl Client {
         }
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
+        let headers = r.headers().clone();
         let set_cookies: Vec<String> = r
             .headers()
             .get_all("set-cookie")
@@ -98,6 +101,7 @@ impl Client {
         }
         Answer {
             status,
+            headers,
             set_cookies,
             body: r.text().await.unwrap(),
         }
@@ -110,6 +114,14 @@ impl Client {
 
     pub async fn post(&self, path: &str, body: impl Into<String>) -> Answer {
         self.request(reqwest::Method::POST, path, body.into()).await
+    }
+
+    /// A response header as text ("" when absent).
+    pub fn header(a: &Answer, name: &str) -> String {
+        a.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
