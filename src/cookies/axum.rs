@@ -4,6 +4,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
+use super::auth::CookieAuth;
 use super::jar::ProtectedCookies;
 
 /// The request lacks the layer an extractor needs (a bug in the application's routing):
@@ -40,3 +41,4 @@ macro_rules! extension_extractor {
 }
 
 extension_extractor!(ProtectedCookies, "ProtectedCookies");
+extension_extractor!(CookieAuth, "CookieAuth");

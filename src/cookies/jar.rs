@@ -34,6 +34,9 @@ pub enum CookieError {
     /// The name and attributes leave no room for data in a chunk.
     #[error("the cookie cannot be written")]
     Chunking(#[from] ChunkError),
+    /// The value is too large for its format.
+    #[error("the value is too large to encode")]
+    TooLarge,
     /// The protected value needs more cookies than the configured budget.
     #[error("the cookie needs {needed} characters, more than the budget of {budget}")]
     OverBudget {
@@ -309,6 +312,10 @@ impl ProtectedCookies {
         let mut c = Cookie::new(name.to_owned(), "");
         self.inner.settings.defaults.apply(&mut c, self.inner.https);
         c
+    }
+
+    pub(crate) fn request(&self) -> &RequestCookies {
+        &self.inner.request
     }
 
     pub(crate) fn outgoing(&self) -> &Outgoing {

@@ -10,8 +10,17 @@
 //! * [`CookieSessionStore`]: a [`SessionStore`](crate::session::SessionStore) that keeps
 //!   the session in a protected cookie (no server store), with [`CookieSessionLayer`].
 //!
+//! * [`CookieAuthLayer`] / [`CookieAuth`]: ASP.NET Core cookie authentication
+//!   (`.AspNetCore.Cookies`): read and validate the ticket, sliding renewal, sign in, sign
+//!   out; interoperable with .NET nodes sharing the key ring.
+//!
+//! * [`Antiforgery`]: validates antiforgery cookie and request tokens a .NET front end
+//!   issued.
+//!
 //! Formats (chunking, tickets, antiforgery) are in [`crate::cookie_formats`].
 
+mod antiforgery;
+mod auth;
 #[cfg(feature = "axum")]
 mod axum;
 mod jar;
@@ -21,6 +30,11 @@ mod transport;
 
 #[cfg(feature = "axum")]
 pub use self::axum::MissingCookieLayer;
+pub use antiforgery::{Antiforgery, AntiforgeryError, REQUEST_TOKEN_FIELD, REQUEST_TOKEN_HEADER};
+pub use auth::{
+    AUTH_PURPOSE, CookieAuth, CookieAuthLayer, CookieAuthLayerBuilder, CookieAuthService,
+    DEFAULT_EXPIRE_TIME_SPAN, DEFAULT_SCHEME, cookie_name_for_scheme,
+};
 pub use jar::{
     CookieError, PURPOSE, ProtectedCookieLayer, ProtectedCookieLayerBuilder,
     ProtectedCookieService, ProtectedCookies,

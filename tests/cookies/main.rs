@@ -8,6 +8,7 @@
     reason = "helpers are `pub` to be shared between the modules of this one test binary"
 )]
 
+mod auth;
 mod jar;
 mod session_store;
 
@@ -36,7 +37,7 @@ pub fn ring(dir: &Path, app: &str) -> DataProtectionBuilder {
         .persist_keys_to_directory(dir)
 }
 
-/// A minimal browser: keeps the cookies responses set (dropping those set to expire) and
+/// A minimal browser: keeps the cookies responses set (dropping removed ones) and
 /// sends them back; the test can read and change them.
 pub struct Client {
     http: reqwest::Client,
@@ -89,9 +90,10 @@ impl Client {
             let mut jar = self.cookies.lock().unwrap();
             for s in &set_cookies {
                 let c = cookie::Cookie::parse(s.clone()).unwrap();
+                // Servers here run on simulated clocks: only explicit removals (Max-Age=0 or
+                // an Expires before 2000) drop a cookie.
                 let gone = c.max_age().is_some_and(|m| m.is_zero())
-                    || c.expires_datetime()
-                        .is_some_and(|e| e < time::OffsetDateTime::now_utc());
+                    || c.expires_datetime().is_some_and(|e| e.year() < 2000);
                 if gone {
                     jar.remove(c.name());
                 } else {
