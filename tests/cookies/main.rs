@@ -9,6 +9,7 @@
 )]
 
 mod auth;
+mod browser;
 mod jar;
 mod session_store;
 
