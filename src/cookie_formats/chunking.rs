@@ -70,7 +70,9 @@ fn utf16_len(s: &str) -> usize {
 /// cookie fits, else `[(name, "chunks-N"), (nameC1, …), …]`.
 ///
 /// # Errors
-/// [`ChunkError::NoRoom`] when the name and attributes take nearly the whole chunk size.
+/// [`ChunkError::NoRoom`] when the name and attributes take nearly the whole chunk size;
+/// [`ChunkError::TooManyChunks`] when the value would need more than [`MAX_CHUNKS`] chunks
+/// (no reader would accept it).
 pub fn split(
     name: &str,
     value: &str,
@@ -88,6 +90,10 @@ pub fn split(
         return Err(ChunkError::NoRoom(size));
     }
     let per_chunk = size - template_len - 3;
+    let needed = len.div_ceil(per_chunk);
+    if needed > MAX_CHUNKS {
+        return Err(ChunkError::TooManyChunks(needed));
+    }
     let mut chunks = Vec::with_capacity(len.div_ceil(per_chunk) + 1);
     chunks.push((name.to_owned(), String::new()));
     let mut current = String::with_capacity(per_chunk);
@@ -199,6 +205,16 @@ mod tests {
             Err(ChunkError::NoRoom(50))
         );
         assert_eq!(split("c", &"y".repeat(10_000), 20, None).unwrap().len(), 1);
+        // Found by the fuzzer: never write more chunks than a reader accepts.
+        let many = "z".repeat(27 * MAX_CHUNKS + 1);
+        assert_eq!(
+            split("c", &many, 20, Some(50)),
+            Err(ChunkError::TooManyChunks(MAX_CHUNKS + 1))
+        );
+        assert_eq!(
+            split("c", &many[1..], 20, Some(50)).unwrap().len(),
+            MAX_CHUNKS + 1
+        );
     }
 
     #[test]

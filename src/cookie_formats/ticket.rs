@@ -540,7 +540,13 @@ fn read_identity(r: &mut Reader<'_>, depth: usize) -> Result<ClaimsIdentity, Tic
             properties,
         });
     }
-    let bootstrap_context = if r.bool()? { Some(r.string()?) } else { None };
+    // An empty bootstrap context is never written (.NET writes only non-empty strings), so
+    // it reads as none.
+    let bootstrap_context = if r.bool()? {
+        Some(r.string()?).filter(|b| !b.is_empty())
+    } else {
+        None
+    };
     let actor = if r.bool()? {
         Some(Box::new(read_identity(r, depth + 1)?))
     } else {
@@ -724,6 +730,25 @@ mod tests {
         assert_eq!(
             AuthenticationTicket::decode(&bad_utf8),
             Err(TicketError::Binary(BinaryError::BadUtf8))
+        );
+    }
+
+    #[test]
+    fn an_empty_bootstrap_context_reads_as_none() {
+        // Found by the fuzzer: hasBootstrap with "" must survive a round trip.
+        let mut t = AuthenticationTicket::new("s", ClaimsIdentity::new("a"));
+        let mut bytes = t.encode().unwrap();
+        // identity: "a" (2), "\0" x2 (4), count (4), then hasBootstrap at offset 5+2+4+2+4.
+        let at = 4 + 2 + 4 + 2 + 4 + 4;
+        assert_eq!(bytes[at], 0);
+        bytes[at] = 1;
+        bytes.insert(at + 1, 0);
+        let back = AuthenticationTicket::decode(&bytes).unwrap();
+        assert_eq!(back.identities[0].bootstrap_context, None);
+        t.identities[0].bootstrap_context = Some(String::new());
+        assert_eq!(
+            AuthenticationTicket::decode(&t.encode().unwrap()).unwrap(),
+            back
         );
     }
 
