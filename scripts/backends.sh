@@ -11,6 +11,9 @@
 # target/ci-tools/postgres: a template made once by initdb (with a self-signed CA and a server
 # certificate for TLS), copied for every start (and by tests that stop or SIGSTOP a server of
 # their own).
+# free, non-default ports picked at random for every start. `install` also puts Debian's
+# headless Chromium and chromedriver (apt: chromium, chromium-driver) in place for the cookie
+# browser tests; nothing is started for them (each test launches its own).
 #
 # Sourced (what scripts/test.sh does):
 #     source scripts/backends.sh
@@ -179,6 +182,9 @@ backends_install() {
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   # The independent XML Encryption implementation the certificate tests check against.
   command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
+  # Headless Chromium and its WebDriver for the cookie browser tests (tests/cookies/browser.rs).
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
   if [ ${#missing[@]} -gt 0 ]; then
     _bk_apt_install "${missing[@]}" || return 1
   fi

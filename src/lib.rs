@@ -3,16 +3,19 @@
 // Layers, bottom up; a module imports only from layers below its own (and from its
 // defining module, never through these re-exports):
 //   primitives: secret, key_id, clock, random, error
-//   formats:    algorithm, xml, elements, payload, token
+//   formats:    algorithm, xml, elements, payload, token, cookie_formats
 //   crypto:     crypto, xml_encryption (keys encrypted at rest)
 //   (metrics: a leaf every layer may call)
 //   stores:     repository (+ redis_client)
 //   key ring:   keyring
 //   provider:   provider, protector
-//   web:        session
+//   web:        session, cookies
 mod algorithm;
 mod base64url;
 mod clock;
+pub mod cookie_formats;
+#[cfg(feature = "cookies")]
+pub mod cookies;
 mod crypto;
 mod elements;
 mod error;

@@ -16,7 +16,7 @@
 //! | `data_protection_session_events_total` | counter | `event`: load, load_failure, save, conflict, same_key_overwrite, commit_failure, discarded, refresh, established |
 //! | `data_protection_session_commit_retries` | histogram | (retries of one saved commit) |
 //! | `data_protection_session_rejected_cookies_total` | counter | `reason`: encoding, unprotect, key_shape, unknown_session |
-//! | `data_protection_cookie_rejections_total` | counter | `reason` |
+//! | `data_protection_cookie_rejections_total` | counter | `reason`: chunks, encoding, unprotect, expired, utf8, ticket, ticket_expired |
 
 /// Registers the descriptions of every metric (once per provider build; cheap).
 pub(crate) fn describe() {
@@ -162,8 +162,7 @@ pub(crate) fn session_rejected_cookie(reason: &'static str) {
 }
 
 /// A protected cookie that reads as absent.
-#[cfg(feature = "session")]
-#[allow(dead_code, reason = "used by the cookies layer")]
+#[cfg(feature = "cookies")]
 pub(crate) fn cookie_rejected(reason: &'static str) {
     #[cfg(feature = "metrics")]
     metrics::counter!("data_protection_cookie_rejections_total", "reason" => reason).increment(1);

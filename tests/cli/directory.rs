@@ -71,6 +71,65 @@ fn unprotects_an_aspnet_token_with_the_derived_key_file() {
 }
 
 #[test]
+fn unprotect_ticket_prints_an_aspnet_sign_in_cookie_as_json() {
+    let golden =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("keyring-formats/golden");
+    let text = std::fs::read_to_string(golden.join("cookie-auth.txt")).unwrap();
+    let cookie = text
+        .split("[ticket_simple]")
+        .nth(1)
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("protected_base64url="))
+        })
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        golden.join("key-cbc.xml"),
+        dir.path()
+            .join("key-0f8fad5b-d9cb-469f-a165-70867728950e.xml"),
+    )
+    .unwrap();
+    let store = dir_url(dir.path());
+    let run = dpkeys(&[
+        "--store",
+        &store,
+        "--app-name",
+        "MyApp",
+        "unprotect",
+        "--ticket",
+        &cookie,
+    ]);
+    let v = run.expect(0).json();
+    assert_eq!(v["scheme"], "Cookies");
+    assert_eq!(v["name"], "alice");
+    assert_eq!(v["roles"], serde_json::json!(["admin", "ops"]));
+    assert_eq!(v["issued"], "2024-01-01T00:00:00Z");
+    assert_eq!(v["expires"], "2024-01-15T00:00:00Z");
+    assert_eq!(v["expired"], true);
+    assert_eq!(v["persistent"], true);
+    let claims = v["identities"][0]["claims"].as_array().unwrap();
+    assert!(
+        claims.iter().any(|c| c["value"] == "alice@example.com"),
+        "{v}"
+    );
+    // Another scheme's purposes do not open it.
+    let run = dpkeys(&[
+        "--store",
+        &store,
+        "--app-name",
+        "MyApp",
+        "unprotect",
+        "--ticket",
+        "--scheme",
+        "Other",
+        &cookie,
+    ]);
+    assert_ne!(run.code, 0);
+}
+
+#[test]
 fn unreadable_key_file_is_listed_and_fails_check() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir_url(dir.path());

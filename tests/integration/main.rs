@@ -10,6 +10,7 @@ use support::backends;
 #[cfg(feature = "object-store")]
 mod blob_store;
 mod common;
+mod cookie_golden;
 mod cross_node;
 mod directory_fallback;
 mod extremes;
