@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use super::config::{CookieConfig, SameSite, SecurePolicy};
 use crate::base64url::{self, Alphabet};
 use crate::protector::Protector;
+use crate::token::escape::{escape_data_bytes, unescape_data_string};
 
 /// The purpose ASP.NET's session middleware protects its cookie with.
 pub const PURPOSE: &str = "SessionMiddleware";
@@ -52,7 +53,7 @@ pub(crate) fn protect_key(protector: &Protector, key: &str) -> crate::error::Res
             }
         };
         base64url::encode_to_slice(Alphabet::Standard, payload, text);
-        escape(text)
+        escape_data_bytes(text)
     })
 }
 
@@ -61,7 +62,7 @@ pub(crate) async fn unprotect_key(
     protector: &Protector,
     value: &str,
 ) -> Result<String, CookieRejection> {
-    let text = unescape(value).ok_or(CookieRejection::Encoding)?;
+    let text = unescape_data_string(value).ok_or(CookieRejection::Encoding)?;
     let bytes = STANDARD_NO_PAD
         .decode(text.trim_end_matches('='))
         .map_err(|_| CookieRejection::Encoding)?;
@@ -129,60 +130,9 @@ fn attributes(config: &CookieConfig, https: bool, out: &mut String) {
     }
 }
 
-/// .NET's `Uri.EscapeDataString`: every byte except unreserved characters is `%XX`.
-fn escape(text: &[u8]) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for &b in text {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
-        }
-    }
-    out
-}
-
-/// The unescaped value of a session cookie; `None` when it is malformed.
-pub(crate) fn unescape_value(text: &str) -> Option<String> {
-    unescape(text)
-}
-
-/// Reverses [`escape`]; `None` for a malformed escape or non-UTF-8 result.
-fn unescape(text: &str) -> Option<String> {
-    if !text.contains('%') {
-        return Some(text.to_owned());
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escaping_round_trips_base64() {
-        let text = "CfDJ8Futjw/L2Z9+GoWV";
-        assert_eq!(escape(text.as_bytes()), "CfDJ8Futjw%2FL2Z9%2BGoWV");
-        assert_eq!(unescape(&escape(text.as_bytes())).as_deref(), Some(text));
-        assert_eq!(unescape("%2"), None);
-        assert_eq!(unescape("%zz"), None);
-        assert_eq!(unescape("%e2%82"), None);
-    }
 
     #[test]
     fn finds_the_named_cookie_among_others() {

@@ -2,10 +2,16 @@
 //! (`+` → `%2B`, `/` → `%2F`), and its reverse.
 
 /// Every byte except RFC 3986 unreserved characters becomes `%XX` (uppercase hex).
+#[cfg(test)]
 pub(crate) fn escape_data_string(text: &str) -> String {
+    escape_data_bytes(text.as_bytes())
+}
+
+/// [`escape_data_string`] of text given as bytes (base64 output, say).
+pub(crate) fn escape_data_bytes(text: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(text.len() + 16);
-    for b in text.bytes() {
+    for &b in text {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(char::from(b));
         } else {

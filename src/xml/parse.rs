@@ -20,6 +20,7 @@ fn err(msg: impl std::fmt::Display) -> XmlError {
 
 pub(super) fn parse(text: &str) -> Result<XmlElement, XmlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    reject_non_xml_chars(text)?;
     let mut reader = NsReader::from_str(text);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<XmlElement> = Vec::new();
@@ -66,6 +67,7 @@ pub(super) fn parse(text: &str) -> Result<XmlElement, XmlError> {
                         other => return Err(err(format!("unknown entity &{other};"))),
                     },
                 };
+                reject_non_xml_chars(&resolved)?;
                 push_text(&mut stack, &resolved)?;
             }
             Event::Comment(c) => {
@@ -83,6 +85,21 @@ pub(super) fn parse(text: &str) -> Result<XmlElement, XmlError> {
         return Err(err("unexpected end of document"));
     }
     root.ok_or_else(|| err("no root element"))
+}
+
+/// XML 1.0 allows tab, LF, CR and everything from U+0020 except U+FFFE and U+FFFF (.NET's
+/// reader rejects the rest, and a key holding one would not survive a write and a re-read).
+fn reject_non_xml_chars(text: &str) -> Result<(), XmlError> {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}')
+    };
+    match text.chars().find(|&c| !allowed(c)) {
+        Some(c) => Err(err(format!(
+            "character U+{:04X} is not allowed in XML 1.0",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn attach(stack: &mut [XmlElement], root: &mut Option<XmlElement>, e: XmlElement) {
@@ -131,6 +148,7 @@ fn element(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<XmlElemen
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(err)?
             .into_owned();
+        reject_non_xml_chars(&value)?;
         attributes.push(Attribute {
             name: qname(ns, local.as_ref(), prefix)?,
             value,
@@ -172,6 +190,20 @@ mod tests {
         let b = a.element("b").unwrap();
         assert_eq!(b.attribute_ns(DP_NAMESPACE, "flag"), Some("true"));
         assert_eq!(b.text_content(), "A<BC<D>");
+    }
+
+    #[test]
+    fn rejects_characters_xml_forbids() {
+        for doc in [
+            "<a id=\"x\u{11}y\"/>",
+            "<a>x\u{1}</a>",
+            "<a>&#x11;</a>",
+            "<a id=\"&#1;\"/>",
+            "<a>\u{ffff}</a>",
+        ] {
+            assert!(parse(doc).is_err(), "{doc:?} was accepted");
+        }
+        assert!(parse("<a id=\"x&#x9;\">t\tu\r\n</a>").is_ok());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use data_protection::testing::InsecureSequentialRandom;
 use time::macros::datetime;
 
 use crate::common::*;
+use crate::support::vectors::{field, section};
 
 const AUTH_PURPOSES: [&str; 3] = [
     "Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationMiddleware",

@@ -118,7 +118,7 @@ async fn redis_paused_then_killed_answers_within_the_io_timeout_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn session_errors_tell_a_timeout_from_a_refused_connection() {
-    let mut redis = PrivateRedis::start();
+    let mut redis = PrivateRedis::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let dp = ring(dir.path(), "Faults").build().await.unwrap();
     let store = RedisSessionStore::builder(redis.url())

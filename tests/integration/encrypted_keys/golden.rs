@@ -4,7 +4,8 @@ use data_protection::xml_encryption::Kek;
 use data_protection::{DecryptionError, KeyProblem, KeyStatus};
 use time::macros::datetime;
 
-use crate::common::{clock_at, field, golden_dir, memory_with, read_only, section};
+use crate::common::{clock_at, golden_dir, memory_with, read_only};
+use crate::support::vectors::{field, section};
 
 fn golden(name: &str) -> String {
     std::fs::read_to_string(golden_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
