@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let value = chars.as_str();
     if let Ok(cookies) = chunking::split("c", value, 4, chunk_size) {
         let joined = chunking::join("c", |n| {
-            cookies.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str())
+            cookies
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
         });
         // An empty chunk cannot be told from a missing one, and a value that looks like
         // `chunks-N` is read as a count: only check other values.

@@ -34,7 +34,10 @@ impl XmlRepository for Planted {
         friendly_name: &str,
     ) -> Result<StoreOutcome, StoreError> {
         let mut elements = self.elements.lock().unwrap();
-        if elements.iter().any(|e| e.name.as_deref() == Some(friendly_name)) {
+        if elements
+            .iter()
+            .any(|e| e.name.as_deref() == Some(friendly_name))
+        {
             return Ok(StoreOutcome::AlreadyExists);
         }
         let name = self.named.then(|| friendly_name.to_owned());
@@ -171,7 +174,10 @@ fn element(c: &mut Choices<'_>) -> (String, String) {
                 c.date()
             );
             let cut = usize::from(c.byte()) % (full.len() + 1);
-            let cut = (0..=cut).rev().find(|i| full.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=cut)
+                .rev()
+                .find(|i| full.is_char_boundary(*i))
+                .unwrap_or(0);
             (format!("key-{}", c.text(4)), full[..cut].to_owned())
         }
         _ => (c.text(12), c.text(120)),
