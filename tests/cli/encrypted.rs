@@ -116,9 +116,11 @@ fn kek_files_encrypt_and_decrypt_and_a_node_without_them_reports_it() {
         "{}",
         check.stdout
     );
+    // Blocked by the undecryptable default key: exit 1, nothing created.
     let ensure = dpkeys(&["--store", &store, "--json", "ensure"])
-        .expect(0)
+        .expect(1)
         .json();
+    assert_eq!(ensure["action"], "blocked_by_unreadable", "{ensure}");
     assert!(ensure["created"].is_null(), "{ensure}");
     assert_eq!(
         std::fs::read_dir(dir.path().join("keys")).unwrap().count(),
