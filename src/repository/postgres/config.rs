@@ -120,9 +120,14 @@ impl PostgresRepositoryBuilder {
         };
         let sql = Statements::new(&schema, &table);
         let describe = format!("postgres {address} table {}", sql.qualified);
+        // Without the host: nodes reach one server under different names (a proxy, a DNS
+        // alias), and the scope goes into derived key ids that racing nodes must agree on.
+        let database = address.rsplit_once('/').map_or("", |(_, db)| db);
+        let scope = format!("postgres database {database} table {}", sql.qualified);
         Ok(PostgresRepository::from_parts(
             Pg::new(pool, describe, self.timeout),
             sql,
+            scope,
             create_table,
         ))
     }
@@ -149,6 +154,16 @@ mod tests {
         );
         let builder = PostgresRepository::builder("postgres://app:hunter2@h/app");
         assert!(!format!("{builder:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_ring_scope_names_database_and_table_not_the_host() {
+        let scope = |url: &str| PostgresRepository::from_url(url).unwrap().ring_scope();
+        let a = scope("postgres://app:pw@10.0.0.5:5432/app?table=Keys");
+        assert_eq!(a, scope("postgres://app@db.internal:6432/app?table=Keys"));
+        assert_ne!(a, scope("postgres://app@10.0.0.5:5432/other?table=Keys"));
+        assert_ne!(a, scope("postgres://app@10.0.0.5:5432/app?table=Other"));
+        assert!(!a.contains("10.0.0.5") && !a.contains("pw"), "{a}");
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct PostgresRepository {
 struct Inner {
     pg: Pg,
     sql: Statements,
+    /// What [`XmlRepository::ring_scope`] answers: database and table, no host.
+    scope: String,
     create_table: bool,
     table_ready: AtomicBool,
     /// The fingerprint of the last read and what it returned.
@@ -111,11 +113,12 @@ impl PostgresRepository {
         PostgresRepositoryBuilder::from_source(crate::postgres_client::Source::Pool(pool))
     }
 
-    fn from_parts(pg: Pg, sql: Statements, create_table: bool) -> Self {
+    fn from_parts(pg: Pg, sql: Statements, scope: String, create_table: bool) -> Self {
         Self {
             inner: std::sync::Arc::new(Inner {
                 pg,
                 sql,
+                scope,
                 create_table,
                 table_ready: AtomicBool::new(false),
                 cache: Mutex::new(None),
@@ -321,6 +324,10 @@ impl XmlRepository for PostgresRepository {
 
     fn describe(&self) -> String {
         self.inner.pg.describe().to_owned()
+    }
+
+    fn ring_scope(&self) -> String {
+        self.inner.scope.clone()
     }
 
     fn kind(&self) -> &'static str {
