@@ -28,6 +28,8 @@ fi
 
 step 2/5 "cargo clippy --all-targets --all-features -- -D warnings"
 cargo clippy --all-targets --all-features -- -D warnings || die "clippy reported warnings or errors"
+# The default build (no features) must be warning-free too: cfg-gated helpers go dead there.
+cargo clippy --lib -- -D warnings || die "clippy reported warnings in the default-feature build"
 
 step 3/5 "start test backends (scripts/backends.sh)"
 # shellcheck source=scripts/backends.sh

@@ -8,6 +8,7 @@ pub(crate) fn escape_data_string(text: &str) -> String {
 }
 
 /// [`escape_data_string`] of text given as bytes (base64 output, say).
+#[cfg(any(test, feature = "session"))]
 pub(crate) fn escape_data_bytes(text: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(text.len() + 16);

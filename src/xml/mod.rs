@@ -63,6 +63,7 @@ impl XmlElement {
     /// An element in `namespace`, declared as the default namespace on the element
     /// (`<local xmlns="namespace">`). An empty `namespace` gives `xmlns=""`: no namespace,
     /// undeclaring an inherited default.
+    #[cfg(feature = "certificates")]
     pub(crate) fn new_in(namespace: &str, local: &str) -> Self {
         let mut e = Self::new(local);
         e.name.namespace = (!namespace.is_empty()).then(|| namespace.to_owned());
@@ -71,6 +72,7 @@ impl XmlElement {
 
     /// An element in `namespace` that an ancestor declares as its default namespace (no
     /// declaration written on this element).
+    #[cfg(feature = "certificates")]
     pub(crate) fn new_in_inherited(namespace: &str, local: &str) -> Self {
         let mut e = Self::new(local);
         e.name.namespace = Some(namespace.to_owned());
@@ -207,6 +209,7 @@ impl XmlElement {
     }
 
     /// The first child element with this namespace and local name.
+    #[cfg(feature = "certificates")]
     pub(crate) fn element_in(&self, namespace: &str, local: &str) -> Option<&XmlElement> {
         self.elements()
             .find(|e| e.name.local == local && e.name.namespace.as_deref() == Some(namespace))

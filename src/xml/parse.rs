@@ -71,9 +71,10 @@ pub(super) fn parse(text: &str) -> Result<XmlElement, XmlError> {
                 push_text(&mut stack, &resolved)?;
             }
             Event::Comment(c) => {
+                let content = c.xml10_content().into_owned();
+                check_comment(&content)?;
                 if let Some(top) = stack.last_mut() {
-                    top.children
-                        .push(Node::Comment(c.xml10_content().into_owned()));
+                    top.children.push(Node::Comment(content));
                 }
             }
             Event::DocType(_) => return Err(err("DTDs are not accepted")),
@@ -100,6 +101,52 @@ fn reject_non_xml_chars(text: &str) -> Result<(), XmlError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// XML 1.0 forbids `--` inside a comment and a comment ending in `-`; a reader that let them
+/// through would write back a different comment than it read.
+fn check_comment(content: &str) -> Result<(), XmlError> {
+    reject_non_xml_chars(content)?;
+    if content.contains("--") || content.ends_with('-') {
+        return Err(err("a comment holds \"--\" or ends with \"-\""));
+    }
+    Ok(())
+}
+
+/// A qualified name as Namespaces in XML defines it: one name, or prefix and local name
+/// around one colon, each an XML 1.0 name without colons (so no empty tag `<>`).
+fn check_qname(text: &str) -> Result<(), XmlError> {
+    let mut parts = text.split(':');
+    let ok = match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), None, None) => is_ncname(local),
+        (Some(prefix), Some(local), None) => is_ncname(prefix) && is_ncname(local),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(err(format!("{text:?} is not an XML name")))
+    }
+}
+
+fn is_ncname(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
+}
+
+/// NameStartChar of XML 1.0 (fifth edition), without the colon.
+fn is_name_start(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{c0}'..='\u{d6}' | '\u{d8}'..='\u{f6}'
+        | '\u{f8}'..='\u{2ff}' | '\u{370}'..='\u{37d}' | '\u{37f}'..='\u{1fff}'
+        | '\u{200c}'..='\u{200d}' | '\u{2070}'..='\u{218f}' | '\u{2c00}'..='\u{2fef}'
+        | '\u{3001}'..='\u{d7ff}' | '\u{f900}'..='\u{fdcf}' | '\u{fdf0}'..='\u{fffd}'
+        | '\u{10000}'..='\u{effff}')
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{b7}' | '\u{300}'..='\u{36f}' | '\u{203f}'..='\u{2040}')
 }
 
 fn attach(stack: &mut [XmlElement], root: &mut Option<XmlElement>, e: XmlElement) {
@@ -133,6 +180,7 @@ fn push_text(stack: &mut [XmlElement], text: &str) -> Result<(), XmlError> {
 }
 
 fn element(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<XmlElement, XmlError> {
+    check_qname(start.name().as_ref())?;
     let (ns, local) = reader.resolver().resolve_element(start.name());
     let name = qname(
         ns,
@@ -142,6 +190,7 @@ fn element(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<XmlElemen
     let mut attributes = Vec::new();
     for attr in start.attributes() {
         let attr = attr.map_err(err)?;
+        check_qname(attr.key.as_ref())?;
         let (ns, local) = reader.resolver().resolve_attribute(attr.key);
         let prefix = attr.key.prefix().map(|p| p.as_ref().to_owned());
         let value = attr
@@ -200,6 +249,7 @@ mod tests {
             "<a>&#x11;</a>",
             "<a id=\"&#1;\"/>",
             "<a>\u{ffff}</a>",
+            "<a><!-- x\u{1} --></a>",
         ] {
             assert!(parse(doc).is_err(), "{doc:?} was accepted");
         }
@@ -217,9 +267,20 @@ mod tests {
             "<a>&unknown;</a>",
             "<p:a/>",
             "text<a/>",
+            "<></>",
+            "<a><></></a>",
+            "<a,b/>",
+            "<a x,y=\"1\"/>",
+            "<1a/>",
+            "<a:b:c/>",
+            "<a><!-- x -- y --></a>",
+            "<a><!-- x ---></a>",
         ] {
             assert!(XmlElement::parse(bad).is_err(), "{bad:?}");
         }
+        assert!(
+            XmlElement::parse("<a><!-- x - y --><b\u{e9}.1 xmlns:p='u' p:c-d='1'/></a>").is_ok()
+        );
         let deep = "<a>".repeat(100) + &"</a>".repeat(100);
         assert!(XmlElement::parse(&deep).is_err());
     }
