@@ -174,7 +174,21 @@ _bk_apt_install() {
 }
 
 # backends_install: install whatever is missing (idempotent; about 1 min on a new machine).
-backends_install() {
+# Serialized by a lock file, so several checkouts sharing one CI_TOOLS_DIR do not install at once.
+backends_install() { _bk_locked _bk_install_missing; }
+
+# _bk_locked <command…>: runs the command holding $BK_TOOLS/.install.lock.
+_bk_locked() {
+  mkdir -p "$BK_TOOLS"
+  local lock rc=0
+  exec {lock}>"$BK_TOOLS/.install.lock"
+  flock "$lock"
+  "$@" || rc=$?
+  exec {lock}>&-
+  return "$rc"
+}
+
+_bk_install_missing() {
   local missing=() t0=$SECONDS
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
@@ -545,7 +559,7 @@ _bk_pg_ready() { "$PG_BIN_DIR/pg_isready" -q -h 127.0.0.1 -p "$1" -U postgres -d
 postgres_start() {
   local port=${1:-${BACKENDS_PG_PORT:-}} dir pid owner
   _bk_prepare || return 1
-  _bk_pg_template || return 1
+  _bk_locked _bk_pg_template || return 1
   owner=$(_bk_pg_owner) || return 1
   [ -n "$port" ] || port=$(_bk_free_ports 1 0) || return 1
   mkdir -p "$BK_TOOLS/postgres/runs" "$BK_STATE/postgres"

@@ -7,7 +7,9 @@
 # -Zsanitizer and so RUSTC_BOOTSTRAP=1 on stable (it switches RUSTFLAGS, so everything rebuilds).
 #
 # Knobs: FUZZ_SECONDS (20) per target, FUZZ_TIMEOUT (10) seconds for one input, FUZZ_SANITIZER (none),
-# CARGO_FUZZ_VERSION (0.13.2). Seeds committed under fuzz/seeds/<target>/ are used when present
+# CARGO_FUZZ_VERSION (0.13.2), FUZZ_SEED (1: the same inputs in every run, so a CI run
+# repeats what the local run before it saw; 0 lets libFuzzer pick a random seed, which is what
+# a long exploratory run wants). Seeds committed under fuzz/seeds/<target>/ are used when present
 # (fuzz/corpus/ is git-ignored). Logs go to target/fuzz-smoke/<target>.log.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,6 +18,7 @@ ROOT=$PWD
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10}
 FUZZ_SANITIZER=${FUZZ_SANITIZER:-none}
+FUZZ_SEED=${FUZZ_SEED:-1}
 CARGO_FUZZ_VERSION=${CARGO_FUZZ_VERSION:-0.13.2}
 FUZZ_TOOLS=$ROOT/target/ci-tools/cargo-fuzz
 LOGS=$ROOT/target/fuzz-smoke
@@ -78,13 +81,14 @@ for t in "${targets[@]}"; do
   rc=0
   timeout -k 10 $((FUZZ_SECONDS + 120)) \
     cargo fuzz run "${flags[@]}" "$t" "${corpus[@]}" -- \
-    -max_total_time="$FUZZ_SECONDS" -timeout="$FUZZ_TIMEOUT" >"$log" 2>&1 || rc=$?
+    -max_total_time="$FUZZ_SECONDS" -timeout="$FUZZ_TIMEOUT" -seed="$FUZZ_SEED" >"$log" 2>&1 || rc=$?
   if [ "$rc" -eq 0 ]; then
     echo "fuzz-smoke: ok: $t: $(grep -E '^Done [0-9]+ runs' "$log" | tail -n 1)"
   else
     failed+=("$t")
-    echo "fuzz-smoke: FAILED: $t (exit $rc); last lines of $log:" >&2
-    tail -n 60 "$log" >&2
+    echo "fuzz-smoke: FAILED: $t (exit $rc); the panic, then the last lines of $log:" >&2
+    grep -A3 -m1 "panicked at" "$log" >&2 || true
+    tail -n 40 "$log" >&2
   fi
 done
 

@@ -13,7 +13,7 @@ use data_protection::{DataProtection, Error, KeyId, KeyStatus, ManualClock, Ring
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::logs::Warnings;
+use crate::support::log_capture::Warnings;
 
 /// The store layouts, as `repository::open` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,7 +355,7 @@ async fn an_unparsable_revocation_fails_the_load_keeps_the_last_ring_and_creates
             let token = p.protect(b"kept").unwrap();
             let default = dp.default_key().unwrap();
             let warnings = Warnings::default();
-            let guard = tracing::subscriber::set_default(warnings.clone());
+            let guard = tracing::subscriber::set_default(warnings.subscriber());
             store.plant("revocation-hostile", &xml).await;
 
             let err = dp.refresh().await.unwrap_err();
@@ -478,7 +478,7 @@ async fn only_unreadable_keys_never_make_this_node_create_one() {
             clock.set(datetime!(2026-02-01 0:00 UTC));
 
             let warnings = Warnings::default();
-            let guard = tracing::subscriber::set_default(warnings.clone());
+            let guard = tracing::subscriber::set_default(warnings.subscriber());
             let dp = node(&store)
                 .clock(clock.clone())
                 .background_refresh(false)

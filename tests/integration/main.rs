@@ -19,7 +19,6 @@ mod golden;
 mod health;
 mod hostile_store;
 mod key_ids;
-mod logs;
 mod multiprocess;
 #[cfg(feature = "postgres")]
 mod postgres_store;

@@ -1,8 +1,8 @@
 //! `tracing` subscribers that keep events so tests can check what the logs say (and do not
 //! say):
 //!
-//! - [`Warnings`]: the messages of WARN and ERROR events, as a thread's default subscriber
-//!   (`tracing::subscriber::set_default`), for one test.
+//! - [`Warnings`]: WARN and ERROR events (message, then the other fields), as a thread's
+//!   default subscriber (`tracing::subscriber::set_default`), for one test.
 //! - [`start`] / [`since`]: every debug event of this crate, process-wide, as
 //!   ` field=value` text, for a test binary that installs nothing else.
 
@@ -17,8 +17,11 @@ use tracing::{Event, Level, Metadata, Subscriber};
 /// One captured event.
 #[derive(Clone, Debug)]
 struct Captured {
+    level: Level,
     /// The `message` field.
     message: String,
+    /// The other fields, ` name=value` each.
+    others: String,
     /// Every field, ` name=value` each.
     fields: String,
 }
@@ -29,6 +32,8 @@ impl Visit for Visitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
             self.0.message = format!("{value:?}");
+        } else {
+            let _ = write!(self.0.others, " {}={value:?}", field.name());
         }
         let _ = write!(self.0.fields, " {}={value:?}", field.name());
     }
@@ -63,7 +68,9 @@ impl Subscriber for Recorder {
 
     fn event(&self, event: &Event<'_>) {
         let mut captured = Captured {
+            level: *event.metadata().level(),
             message: String::new(),
+            others: String::new(),
             fields: String::new(),
         };
         event.record(&mut Visitor(&mut captured));
@@ -78,7 +85,7 @@ impl Subscriber for Recorder {
     fn exit(&self, _: &Id) {}
 }
 
-/// Collects the `message` of every WARN (or more severe) event; install it with
+/// Collects every WARN (or more severe) event; install it with
 /// `tracing::subscriber::set_default(warnings.subscriber())`.
 #[derive(Clone)]
 pub struct Warnings(Recorder);
@@ -99,10 +106,23 @@ impl Warnings {
         self.0.clone()
     }
 
-    /// The warnings so far.
+    /// The warnings and errors so far: the message, then the other fields as ` name=value`.
     pub fn messages(&self) -> Vec<String> {
+        self.texts(Level::WARN)
+    }
+
+    /// The errors so far, in the same form.
+    pub fn errors(&self) -> Vec<String> {
+        self.texts(Level::ERROR)
+    }
+
+    fn texts(&self, at_least: Level) -> Vec<String> {
         let events = self.0.events.lock().unwrap_or_else(|e| e.into_inner());
-        events.iter().map(|e| e.message.clone()).collect()
+        events
+            .iter()
+            .filter(|e| e.level <= at_least)
+            .map(|e| format!("{}{}", e.message, e.others))
+            .collect()
     }
 }
 
