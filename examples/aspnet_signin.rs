@@ -5,7 +5,7 @@
 //! ```sh
 //! KEYS_DIR=/srv/myapp/keys APP_NAME=MyApp cargo run --example aspnet_signin --features cookies,axum
 //! curl -i -c jar -b jar -d 'name=alice&roles=admin,ops&persistent=true' http://127.0.0.1:3000/sign-in
-//! curl -b jar http://127.0.0.1:3000/me              # {"name":"alice","roles":["admin","ops"],...}
+//! curl -b jar http://127.0.0.1:3000/me              # JSON: name, roles, claims, issued, expires
 //! curl -i -c jar -b jar -X POST http://127.0.0.1:3000/sign-out
 //! curl -i -b jar http://127.0.0.1:3000/me           # 401
 //! ```
@@ -14,7 +14,8 @@
 //! gives `PersistKeysToFileSystem`, default `./aspnet-keys`), `APP_NAME` (its
 //! `SetApplicationName`, default `MyApp`), `ADDR` (default `127.0.0.1:3000`). The .NET app
 //! must use the default cookie scheme (`Cookies`) and cookie name; otherwise set them with
-//! `CookieAuthLayer::builder(&dp).scheme(..).cookie_name(..)`.
+//! `CookieAuthLayer::builder(&dp).scheme(..).cookie_name(..)`. Keys it encrypts at rest
+//! (`ProtectKeysWithCertificate`) need `unprotect_keys_with_any_certificate` on the builder.
 
 use axum::extract::Form;
 use axum::http::StatusCode;

@@ -5,8 +5,8 @@
 //! cargo run --example protected_cookies --features cookies,axum            # serves on ADDR
 //! cargo run --example protected_cookies --features cookies,axum -- --demo  # drives itself, exits
 //! curl -c jar -b jar http://127.0.0.1:3000/   # visits: 1, then 2, 3, ...
-//! curl -c jar -b jar -d "$(head -c 6000 /dev/zero | tr '\0' x)" http://127.0.0.1:3000/note
-//! curl -b jar http://127.0.0.1:3000/note       # the 6,000 x's, read back from 3 chunks
+//! curl -c jar -b jar -d "$(head -c 5000 /dev/zero | tr '\0' x)" http://127.0.0.1:3000/note
+//! curl -b jar http://127.0.0.1:3000/note       # the 5,000 x's, read back from 2 chunks
 //! ```
 //!
 //! Settings (environment): `KEYS_DIR` (default `./protected-cookies-keys`), `ADDR` (default
