@@ -1,10 +1,12 @@
-//! Protected cookies on axum: a visit counter and a preference kept in cookies encrypted by
-//! the key ring (chunked when large, with a server-enforced lifetime).
+//! Protected cookies on axum: a visit counter and a note kept in cookies encrypted by the
+//! key ring, with a server-enforced lifetime; a large note is split into chunks.
 //!
 //! ```sh
 //! cargo run --example protected_cookies --features cookies,axum            # serves on ADDR
 //! cargo run --example protected_cookies --features cookies,axum -- --demo  # drives itself, exits
 //! curl -c jar -b jar http://127.0.0.1:3000/   # visits: 1, then 2, 3, ...
+//! curl -c jar -b jar -d "$(head -c 5000 /dev/zero | tr '\0' x)" http://127.0.0.1:3000/note
+//! curl -b jar http://127.0.0.1:3000/note       # the 5,000 x's, read back from 2 chunks
 //! ```
 //!
 //! Settings (environment): `KEYS_DIR` (default `./protected-cookies-keys`), `ADDR` (default
@@ -13,6 +15,7 @@
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::get;
 use cookie::Cookie;
 use data_protection::DataProtection;
@@ -31,9 +34,25 @@ async fn visits(jar: ProtectedCookies) -> String {
     format!("visits: {n}")
 }
 
-/// The application.
-fn app(dp: &DataProtection) -> Router {
-    Router::new().route("/", get(visits)).layer(
+/// The note, or 404 when there is none (or it was tampered with, or has expired).
+async fn read_note(jar: ProtectedCookies) -> Result<String, StatusCode> {
+    jar.get_value("note").await.ok_or(StatusCode::NOT_FOUND)
+}
+
+/// Keeps the request body as the note, for one hour.
+async fn write_note(jar: ProtectedCookies, body: String) -> Result<&'static str, StatusCode> {
+    let note = Cookie::new("note", body);
+    (jar.add_with_lifetime(note, Duration::from_secs(3600)))
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    Ok("saved")
+}
+
+/// The application: cookies protected by `dp`'s key ring, for 30 days unless set otherwise.
+pub fn app(dp: &DataProtection) -> Router {
+    let routes = Router::new()
+        .route("/", get(visits))
+        .route("/note", get(read_note).post(write_note));
+    routes.layer(
         ProtectedCookieLayer::builder(dp)
             .default_lifetime(Duration::from_secs(30 * 24 * 3600))
             .build(),

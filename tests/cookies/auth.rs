@@ -19,12 +19,12 @@ use time::macros::datetime;
 
 use crate::{Client, serve};
 
-fn golden_dir() -> PathBuf {
+pub fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("keyring-formats/golden")
 }
 
 /// `name=value` fields of a section of cookie-auth.txt.
-fn section(name: &str) -> Vec<(String, String)> {
+pub fn section(name: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(golden_dir().join("cookie-auth.txt")).unwrap();
     let mut out = Vec::new();
     let mut inside = false;
@@ -41,7 +41,7 @@ fn section(name: &str) -> Vec<(String, String)> {
     out
 }
 
-fn field<'a>(fields: &'a [(String, String)], key: &str) -> &'a str {
+pub fn field<'a>(fields: &'a [(String, String)], key: &str) -> &'a str {
     fields
         .iter()
         .find(|(k, _)| k == key)
@@ -112,7 +112,11 @@ struct Node {
     addr: std::net::SocketAddr,
 }
 
-async fn node(at: OffsetDateTime) -> (Node, tempfile::TempDir) {
+/// The golden cookies' key ring (key-cbc.xml in a temp directory, application `MyApp`, no
+/// new keys) on a manual clock at `at`.
+pub async fn golden_ring(
+    at: OffsetDateTime,
+) -> (DataProtection, Arc<ManualClock>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         golden_dir().join("key-cbc.xml"),
@@ -129,6 +133,11 @@ async fn node(at: OffsetDateTime) -> (Node, tempfile::TempDir) {
         .build()
         .await
         .unwrap();
+    (dp, clock, dir)
+}
+
+async fn node(at: OffsetDateTime) -> (Node, tempfile::TempDir) {
+    let (dp, clock, dir) = golden_ring(at).await;
     let af = Antiforgery::new(&dp);
     let app = Router::new()
         .route("/me", get(me))
@@ -142,7 +151,7 @@ async fn node(at: OffsetDateTime) -> (Node, tempfile::TempDir) {
 }
 
 /// Loads the `Set-Cookie` lines of a golden section into the client.
-fn load_golden_cookies(c: &Client, lines: &[&str]) {
+pub fn load_golden_cookies(c: &Client, lines: &[&str]) {
     for line in lines {
         let (pair, _) = line.split_once(';').unwrap();
         let (n, v) = pair.split_once('=').unwrap();
@@ -150,7 +159,7 @@ fn load_golden_cookies(c: &Client, lines: &[&str]) {
     }
 }
 
-fn decode_ticket(dp: &DataProtection, value: &str) -> AuthenticationTicket {
+pub fn decode_ticket(dp: &DataProtection, value: &str) -> AuthenticationTicket {
     let bytes = URL_SAFE_NO_PAD.decode(value).unwrap();
     AuthenticationTicket::decode(&dp.protector(AUTH).unprotect(&bytes).unwrap()).unwrap()
 }

@@ -1,5 +1,6 @@
 //! Cookie layer tests over real HTTP (axum on loopback, reqwest): protected cookies,
-//! cookie-only sessions, ASP.NET cookie authentication, and a real headless Chromium.
+//! cookie-only sessions, ASP.NET cookie authentication, the cookie examples, and a real
+//! headless Chromium.
 #![cfg(all(feature = "cookies", feature = "axum"))]
 #![allow(
     unreachable_pub,
@@ -10,8 +11,18 @@
 
 mod auth;
 mod browser;
+mod examples;
 mod jar;
 mod session_store;
+
+// The examples themselves, compiled into this binary so their `app` can be served and
+// driven over HTTP (their `main` is not used here).
+#[path = "../../examples/aspnet_signin.rs"]
+#[allow(dead_code, reason = "the example's main")]
+mod aspnet_signin;
+#[path = "../../examples/protected_cookies.rs"]
+#[allow(dead_code, reason = "the example's main")]
+mod protected_cookies;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -64,6 +75,16 @@ impl Client {
     }
 
     pub async fn request(&self, method: reqwest::Method, path: &str, body: String) -> Answer {
+        self.send(method, path, body, None).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: String,
+        content_type: Option<&str>,
+    ) -> Answer {
         let header = {
             let jar = self.cookies.lock().unwrap();
             jar.iter()
@@ -77,6 +98,9 @@ impl Client {
             .body(body);
         if !header.is_empty() {
             req = req.header("cookie", header);
+        }
+        if let Some(t) = content_type {
+            req = req.header("content-type", t);
         }
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
@@ -117,6 +141,13 @@ impl Client {
 
     pub async fn post(&self, path: &str, body: impl Into<String>) -> Answer {
         self.request(reqwest::Method::POST, path, body.into()).await
+    }
+
+    /// POSTs an HTML form (`application/x-www-form-urlencoded`).
+    pub async fn post_form(&self, path: &str, body: impl Into<String>) -> Answer {
+        let form = Some("application/x-www-form-urlencoded");
+        self.send(reqwest::Method::POST, path, body.into(), form)
+            .await
     }
 
     /// A response header as text ("" when absent).
