@@ -11,8 +11,9 @@
 //! ```
 //!
 //! Settings (environment): `KEYS_DIR` (or the first argument; the directory the .NET app
-//! gives `PersistKeysToFileSystem`, default `./aspnet-keys`), `APP_NAME` (its
-//! `SetApplicationName`, default `MyApp`), `ADDR` (default `127.0.0.1:3000`). The .NET app
+//! gives `PersistKeysToFileSystem`; default `data-protection-aspnet-keys` in the system temp
+//! dir), `APP_NAME` (its `SetApplicationName`, default `MyApp`), `ADDR` (default
+//! `127.0.0.1:3000`). The .NET app
 //! must use the default cookie scheme (`Cookies`) and cookie name; otherwise set them with
 //! `CookieAuthLayer::builder(&dp).scheme(..).cookie_name(..)`. Keys it encrypts at rest
 //! (`ProtectKeysWithCertificate`) need `unprotect_keys_with_any_certificate` on the builder.
@@ -109,7 +110,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
     let keys = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| var("KEYS_DIR", "./aspnet-keys"));
+        .or_else(|| std::env::var("KEYS_DIR").ok())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("data-protection-aspnet-keys"));
     let dp = DataProtection::builder()
         .application_name(var("APP_NAME", "MyApp"))
         .persist_keys_to_directory(&keys)
@@ -117,8 +120,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let listener = tokio::net::TcpListener::bind(var("ADDR", "127.0.0.1:3000")).await?;
     println!(
-        "ASP.NET sign-in on http://{}/me (keys in {keys})",
-        listener.local_addr()?
+        "ASP.NET sign-in on http://{}/me (keys in {})",
+        listener.local_addr()?,
+        keys.display()
     );
     axum::serve(listener, app(&dp)).await?;
     Ok(())

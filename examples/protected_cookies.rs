@@ -9,7 +9,8 @@
 //! curl -b jar http://127.0.0.1:3000/note       # the 5,000 x's, read back from 2 chunks
 //! ```
 //!
-//! Settings (environment): `KEYS_DIR` (default `./protected-cookies-keys`), `ADDR` (default
+//! Settings (environment): `KEYS_DIR` (default
+//! `data-protection-protected-cookies-keys` in the system temp dir), `ADDR` (default
 //! `127.0.0.1:3000`).
 
 use std::time::Duration;
@@ -63,7 +64,9 @@ pub fn app(dp: &DataProtection) -> Router {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
     let demo = std::env::args().any(|a| a == "--demo");
-    let keys = var("KEYS_DIR", "./protected-cookies-keys");
+    let keys = std::env::var_os("KEYS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("data-protection-protected-cookies-keys"));
     let dp = DataProtection::builder()
         .application_name("ProtectedCookies")
         .persist_keys_to_directory(&keys)
@@ -76,7 +79,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let local = listener.local_addr()?;
-    println!("protected cookies on http://{local}/ (keys in {keys})");
+    println!(
+        "protected cookies on http://{local}/ (keys in {})",
+        keys.display()
+    );
     let server = axum::serve(listener, app(&dp));
     if !demo {
         server.await?;
