@@ -242,10 +242,34 @@ impl ClaimsIdentity {
     }
 }
 
-/// `AuthenticationProperties`: string items, some with well-known meanings.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// `AuthenticationProperties`: string items, some with well-known meanings. `Debug` shows
+/// every key but only the values of [`ISSUED_KEY`], [`EXPIRES_KEY`], [`PERSISTENT_KEY`],
+/// [`REFRESH_KEY`] and [`REDIRECT_KEY`]: other items can be secrets (ASP.NET's `SaveTokens`
+/// keeps access and refresh tokens under `.Token.*`).
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct AuthenticationProperties {
     items: Vec<(String, String)>,
+}
+
+impl fmt::Debug for AuthenticationProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: [&str; 5] = [
+            ISSUED_KEY,
+            EXPIRES_KEY,
+            PERSISTENT_KEY,
+            REFRESH_KEY,
+            REDIRECT_KEY,
+        ];
+        let mut m = f.debug_map();
+        for (k, v) in &self.items {
+            if SHOWN.contains(&k.as_str()) {
+                m.entry(k, v);
+            } else {
+                m.entry(k, &format_args!("[redacted]"));
+            }
+        }
+        m.finish()
+    }
 }
 
 impl AuthenticationProperties {
@@ -731,6 +755,28 @@ mod tests {
             AuthenticationTicket::decode(&bad_utf8),
             Err(TicketError::Binary(BinaryError::BadUtf8))
         );
+    }
+
+    #[test]
+    fn debug_never_shows_saved_tokens_or_unknown_items() {
+        let mut t = AuthenticationTicket::new("Cookies", ClaimsIdentity::new("Cookies"));
+        let at = datetime!(2030-01-02 03:04:05 UTC);
+        t.properties.set_expires_utc(Some(at));
+        t.properties.set_persistent(true);
+        // What ASP.NET's SaveTokens keeps in the properties.
+        t.properties.set(".Token.access_token", "eyJ-ACCESS-SECRET");
+        t.properties.set(".Token.refresh_token", "REFRESH-SECRET");
+        t.properties
+            .set(".TokenNames", "access_token;refresh_token");
+        t.properties.set("app.custom", "CUSTOM-VALUE");
+        let shown = format!("{t:?} {:?}", t.properties);
+        for secret in ["ACCESS-SECRET", "REFRESH-SECRET", "CUSTOM-VALUE"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        // Keys and the well-known items stay readable.
+        assert!(shown.contains(".Token.access_token"), "{shown}");
+        assert!(shown.contains("Wed, 02 Jan 2030 03:04:05 GMT"), "{shown}");
+        assert!(shown.contains(".persistent"), "{shown}");
     }
 
     #[test]
