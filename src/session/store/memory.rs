@@ -17,19 +17,32 @@ pub const DEFAULT_CAPACITY: usize = 100_000;
 /// expire by the clock the layer passes in (so tests can move time), and the store holds
 /// at most `capacity` sessions: when full, expired entries go first, then the entry
 /// closest to expiry.
-#[derive(Debug)]
 pub struct MemorySessionStore {
     capacity: usize,
     inner: Mutex<Inner>,
 }
 
-#[derive(Debug, Default)]
+impl std::fmt::Debug for MemorySessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Session keys are bearer secrets and user names personal data: counts only.
+        let mut d = f.debug_struct("MemorySessionStore");
+        d.field("capacity", &self.capacity);
+        match self.inner.try_lock() {
+            Ok(inner) => d
+                .field("sessions", &inner.sessions.len())
+                .field("users", &inner.users.len())
+                .finish(),
+            Err(_) => d.finish_non_exhaustive(),
+        }
+    }
+}
+
+#[derive(Default)]
 struct Inner {
     sessions: HashMap<String, Stored>,
     users: HashMap<String, (String, OffsetDateTime)>,
 }
 
-#[derive(Debug)]
 struct Stored {
     entry: SessionEntry,
     /// `None`: never expires.
@@ -185,5 +198,34 @@ impl SessionStore for MemorySessionStore {
 
     fn describe(&self) -> String {
         "memory".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn debug_shows_counts_never_session_keys_or_users() {
+        let store = MemorySessionStore::with_capacity(10);
+        let now = OffsetDateTime::now_utc();
+        let entry = SessionEntry::new(b"DATA-SECRET".to_vec(), None, None);
+        let key = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
+        store
+            .save(key, &entry, Expected::Absent, now)
+            .await
+            .unwrap();
+        store
+            .swap_user_session("alice@example.com", key, Duration::from_secs(60), now)
+            .await
+            .unwrap();
+        let shown = format!("{store:?}");
+        for secret in [key, "alice@example.com", "DATA-SECRET"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert_eq!(
+            shown,
+            "MemorySessionStore { capacity: 10, sessions: 1, users: 1 }"
+        );
     }
 }
