@@ -309,13 +309,19 @@ pub fn validate_pair(
         TokenUser::ClaimUid(uid) => ("", Some(uid)),
         TokenUser::Username(name) => (name.as_str(), None),
     };
-    // URLs (OpenID names) compare case-sensitively, other names ignoring ASCII case
-    // (.NET: OrdinalIgnoreCase).
-    let url = expected_name.starts_with("http://") || expected_name.starts_with("https://");
-    let names_match = if url {
+    // URLs (OpenID names; the prefix in any case, as .NET checks it) compare exactly, other
+    // names ignoring ASCII case. .NET's OrdinalIgnoreCase also folds some non-ASCII
+    // letters; those must match exactly here (stricter, never looser: Unicode lower-casing
+    // would equate names .NET keeps apart, such as the Kelvin sign and `k`).
+    let has_prefix = |p: &str| {
+        expected_name
+            .get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    };
+    let names_match = if has_prefix("http://") || has_prefix("https://") {
         token_name == expected_name
     } else {
-        token_name.to_lowercase() == expected_name.to_lowercase()
+        token_name.eq_ignore_ascii_case(expected_name)
     };
     if !names_match {
         return Err(AntiforgeryMismatch::Username);
@@ -393,6 +399,47 @@ mod tests {
         assert_eq!(
             validate_pair(&cookie, &request, &user, |_| false),
             Err(AntiforgeryMismatch::AdditionalData)
+        );
+    }
+
+    #[test]
+    fn user_names_compare_as_dotnet_does_or_stricter() {
+        let cookie = AntiforgeryToken::Cookie {
+            security_token: [7; 16],
+        };
+        let issued_to = |name: &str| AntiforgeryToken::Request {
+            security_token: [7; 16],
+            user: TokenUser::Username(name.into()),
+            additional_data: String::new(),
+        };
+        let check = |token: &str, user: &str| {
+            validate_pair(
+                &cookie,
+                &issued_to(token),
+                &CurrentUser::Username(user.into()),
+                |_| true,
+            )
+        };
+        assert_eq!(check("ALICE", "alice"), Ok(()), "ASCII case is ignored");
+        // .NET treats a name starting with http:// or https:// in any case as a URL and
+        // compares it exactly.
+        assert_eq!(
+            check("HTTP://id.example/Alice", "HTTP://id.example/alice"),
+            Err(AntiforgeryMismatch::Username)
+        );
+        assert_eq!(
+            check("https://id.example/Alice", "Https://id.example/alice"),
+            Err(AntiforgeryMismatch::Username)
+        );
+        // Unicode lower-casing folds characters .NET keeps apart: the Kelvin sign is not
+        // `k`, and `i` + combining dot is not `İ`.
+        assert_eq!(
+            check("\u{212A}evin", "kevin"),
+            Err(AntiforgeryMismatch::Username)
+        );
+        assert_eq!(
+            check("i\u{307}lker", "\u{130}lker"),
+            Err(AntiforgeryMismatch::Username)
         );
     }
 
