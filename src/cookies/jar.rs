@@ -126,7 +126,9 @@ impl Settings {
         Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// Opens cookie `name`'s joined value; the plaintext and its server-side expiry.
+    /// Opens cookie `name`'s joined value; the plaintext and its server-side expiry. The
+    /// expiry is checked by the provider's clock (in the time-limited protector) and by
+    /// this layer's, which computed it.
     pub(crate) async fn open(
         &self,
         name: &str,
@@ -136,6 +138,9 @@ impl Settings {
             .decode(value.trim_end_matches('='))
             .map_err(|_| Rejection::Encoding)?;
         match self.protector(name).unprotect_async(&bytes).await {
+            Ok((_, until)) if until != never() && self.clock.now() > until => {
+                Err(Rejection::Expired)
+            }
             Ok((plain, until)) => Ok((plain, (until != never()).then_some(until))),
             Err(Error::PayloadExpired(_)) => Err(Rejection::Expired),
             Err(_) => Err(Rejection::Unprotect),
@@ -445,7 +450,8 @@ impl ProtectedCookieLayerBuilder {
         self
     }
 
-    /// The clock server-side expiry is computed with (default: the provider's).
+    /// The clock server-side expiry is computed and checked with (default: the provider's;
+    /// the provider's clock checks it too, so the earlier of the two ends a cookie).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

@@ -142,6 +142,27 @@ async fn server_side_expiry_is_enforced_whatever_the_browser_keeps() {
 }
 
 #[tokio::test]
+async fn the_layer_clock_also_decides_when_a_cookie_expires() {
+    // The provider runs on the system clock; only the layer has an injected one.
+    let dir = tempfile::tempdir().unwrap();
+    let dp = node(dir.path(), "CookieTests").await;
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let layer = ProtectedCookieLayer::builder(&dp)
+        .clock(clock.clone())
+        .build();
+    let addr = serve(app(layer)).await;
+    let c = Client::new(addr);
+    c.post("/set-for/short/60", "v1").await;
+    assert_eq!(c.get("/get/short").await.body, "v1");
+    clock.advance(time::Duration::seconds(61));
+    assert_eq!(
+        c.get("/get/short").await.body,
+        "<absent>",
+        "expired by the clock it was written with"
+    );
+}
+
+#[tokio::test]
 async fn rotation_revocation_and_keys_made_by_another_node() {
     let dir = tempfile::tempdir().unwrap();
     let dp = node(dir.path(), "CookieTests").await;
