@@ -268,11 +268,19 @@ impl SessionStore for CookieSessionStore {
         now: OffsetDateTime,
     ) -> Result<Option<SessionEntry>, StoreError> {
         let state = Self::state()?;
-        Ok(self
-            .current(&state, now)
-            .await
-            .filter(|s| s.key == key)
-            .map(|s| s.entry))
+        let Some(mut stored) = self.current(&state, now).await.filter(|s| s.key == key) else {
+            return Ok(None);
+        };
+        let entry = stored.entry.clone();
+        if entry.sliding_expiration.is_some() {
+            // A load restarts the sliding expiration, as in every store: the cookie is
+            // rewritten with this access (a request that only reads keeps the session).
+            stored.last_access = now;
+            if let Err(e) = self.write(&state, stored, now) {
+                tracing::warn!("the session cookie's idle expiry could not be restarted: {e}");
+            }
+        }
+        Ok(Some(entry))
     }
 
     async fn save(
