@@ -15,8 +15,9 @@ pub const DEFAULT_CAPACITY: usize = 100_000;
 
 /// Keeps sessions in the memory of one process: for single-node apps and tests. Entries
 /// expire by the clock the layer passes in (so tests can move time), and the store holds
-/// at most `capacity` sessions: when full, expired entries go first, then the entry
-/// closest to expiry.
+/// at most `capacity` sessions: when full, expired entries go first, then the entries
+/// closest to expiry, a sixty-fourth of the capacity at a time (so a flood of new sessions
+/// costs a sweep per batch, not a scan of every session per request).
 pub struct MemorySessionStore {
     capacity: usize,
     inner: Mutex<Inner>,
@@ -41,7 +42,12 @@ impl std::fmt::Debug for MemorySessionStore {
 struct Inner {
     sessions: HashMap<String, Stored>,
     users: HashMap<String, (String, OffsetDateTime)>,
+    /// The user index is swept of expired entries when it reaches this size.
+    users_sweep_at: usize,
 }
+
+/// The share of the capacity evicted at once when the store is full.
+const EVICTION_BATCH_DIVISOR: usize = 64;
 
 struct Stored {
     entry: SessionEntry,
@@ -101,25 +107,38 @@ impl Inner {
         self.sessions.get_mut(key)
     }
 
+    /// Makes room for one more session: drops expired entries, then, if still full, the
+    /// live ones closest to expiry (never-expiring ones last) down to one batch below the
+    /// capacity. One sweep is O(n) and buys room for a batch of inserts.
     fn make_room(&mut self, capacity: usize, now: OffsetDateTime) {
         if self.sessions.len() < capacity {
             return;
         }
         self.sessions.retain(|_, s| live(s, now));
-        self.users.retain(|_, (_, at)| *at > now);
-        while self.sessions.len() >= capacity {
-            let soonest = self
-                .sessions
-                .iter()
-                .min_by_key(|(_, s)| (s.expires.is_none(), s.expires))
-                .map(|(k, _)| k.clone());
-            match soonest {
-                Some(k) => {
-                    self.sessions.remove(&k);
-                }
-                None => break,
-            }
+        let target = capacity - (capacity / EVICTION_BATCH_DIVISOR).max(1);
+        if self.sessions.len() <= target {
+            return;
         }
+        let evict = self.sessions.len() - target;
+        let mut by_expiry: Vec<_> = self
+            .sessions
+            .iter()
+            .map(|(k, s)| ((s.expires.is_none(), s.expires), k.clone()))
+            .collect();
+        by_expiry.select_nth_unstable_by(evict - 1, |a, b| a.0.cmp(&b.0));
+        for (_, key) in by_expiry.into_iter().take(evict) {
+            self.sessions.remove(&key);
+        }
+    }
+
+    /// Drops expired user-index entries once the index has doubled since the last sweep
+    /// (live entries are never dropped: each one is what ends a user's older session).
+    fn sweep_users(&mut self, capacity: usize, now: OffsetDateTime) {
+        if self.users.len() < self.users_sweep_at.max(capacity) {
+            return;
+        }
+        self.users.retain(|_, (_, at)| *at > now);
+        self.users_sweep_at = self.users.len().saturating_mul(2);
     }
 }
 
@@ -187,9 +206,7 @@ impl SessionStore for MemorySessionStore {
         now: OffsetDateTime,
     ) -> Result<Option<String>, StoreError> {
         let mut inner = self.lock();
-        if inner.users.len() >= self.capacity {
-            inner.users.retain(|_, (_, at)| *at > now);
-        }
+        inner.sweep_users(self.capacity, now);
         let previous = inner
             .users
             .insert(user.to_owned(), (session_key.to_owned(), now + ttl));
@@ -204,6 +221,100 @@ impl SessionStore for MemorySessionStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry_idle_for(secs: u64) -> SessionEntry {
+        SessionEntry::new(b"x".to_vec(), None, Some(Duration::from_secs(secs)))
+    }
+
+    #[tokio::test]
+    async fn a_full_store_evicts_the_soonest_to_expire_in_batches() {
+        let store = MemorySessionStore::with_capacity(128);
+        let now = OffsetDateTime::now_utc();
+        // Keys 0..128 expire after 1000 + i seconds: key 0 is the soonest.
+        for i in 0..128u64 {
+            let key = format!("k{i:03}");
+            let saved = store
+                .save(&key, &entry_idle_for(1000 + i), Expected::Absent, now)
+                .await
+                .unwrap();
+            assert!(matches!(saved, SaveOutcome::Saved));
+        }
+        assert_eq!(store.len(), 128);
+        let never = SessionEntry::new(b"x".to_vec(), None, None);
+        store
+            .save("forever", &never, Expected::Absent, now)
+            .await
+            .unwrap();
+        // One sweep evicted a batch of 128/64 = 2: the two soonest to expire.
+        assert_eq!(store.len(), 127);
+        for gone in ["k000", "k001"] {
+            assert!(store.load(gone, now).await.unwrap().is_none(), "{gone}");
+        }
+        for kept in ["k002", "k127", "forever"] {
+            assert!(store.load(kept, now).await.unwrap().is_some(), "{kept}");
+        }
+        // The next insert needs no sweep: there is room.
+        store
+            .save("new", &entry_idle_for(5), Expected::Absent, now)
+            .await
+            .unwrap();
+        assert_eq!(store.len(), 128);
+        assert!(store.load("k002", now).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_go_before_live_ones() {
+        let store = MemorySessionStore::with_capacity(4);
+        let now = OffsetDateTime::now_utc();
+        for (key, secs) in [("a", 10), ("b", 1000), ("c", 1000), ("d", 1000)] {
+            store
+                .save(key, &entry_idle_for(secs), Expected::Absent, now)
+                .await
+                .unwrap();
+        }
+        let later = now + Duration::from_secs(60);
+        store
+            .save("e", &entry_idle_for(1000), Expected::Absent, later)
+            .await
+            .unwrap();
+        // "a" expired; that sweep left room without evicting a live session.
+        for kept in ["b", "c", "d", "e"] {
+            assert!(store.load(kept, later).await.unwrap().is_some(), "{kept}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_user_index_keeps_live_entries_and_sweeps_expired_ones() {
+        let store = MemorySessionStore::with_capacity(2);
+        let now = OffsetDateTime::now_utc();
+        let short = Duration::from_secs(10);
+        for user in ["u1", "u2", "u3"] {
+            store
+                .swap_user_session(user, "s-old", short, now)
+                .await
+                .unwrap();
+        }
+        // Live entries beyond the capacity are kept: each still ends an older session.
+        let previous = store
+            .swap_user_session("u1", "s-new", short, now)
+            .await
+            .unwrap();
+        assert_eq!(previous.as_deref(), Some("s-old"));
+        // The sweep at 2 entries kept both (live), so the next one comes at 4.
+        let later = now + Duration::from_secs(60);
+        for user in ["u4", "u5"] {
+            store
+                .swap_user_session(user, "s", short, later)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.lock().users.len(), 2, "u1..u3 expired and were swept");
+        let previous = store
+            .swap_user_session("u2", "s", short, later)
+            .await
+            .unwrap();
+        assert_eq!(previous, None, "an expired entry names no session");
+    }
 
     #[tokio::test]
     async fn debug_shows_counts_never_session_keys_or_users() {
