@@ -2,37 +2,125 @@
 //! they create exactly one key, and when that key is due, exactly one successor; every node
 //! reads every other node's payload. Children are this test binary re-run with `child_node`
 //! selected (as the directory and Redis process races do); the advisory lock under test is
-//! the server's, so separate processes with separate pools are what a cluster looks like.
+//! the server's, so separate processes with separate connections are what a cluster looks
+//! like.
+//!
+//! One set of children runs [`ROUNDS`] races in turn: a single race between processes is
+//! often won before the others arrive (each needs CPU time the 16 share), several make a lost
+//! check likely to show (with the lock taken out, the second round already fails). Before each
+//! race every child says it is ready (a file); the parent checks the previous race, resets the
+//! table and names the instant all children build their node at.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use data_protection::repository::{PostgresRepository, XmlRepository};
-use data_protection::{DataProtection, ManualClock};
+use data_protection::{DataProtection, KeyId, ManualClock};
 use time::OffsetDateTime;
 
-use super::{drop_schema, node, repo, schema, url};
+use super::{drop_schema, node, raw, repo, schema, url};
 
 const NODES: usize = 16;
+const ROUNDS: usize = 6;
 const TABLE: &str = "DataProtectionKeys";
+/// How long before a race's instant the parent names it: enough for every child to see it.
+const LEAD: Duration = Duration::from_millis(150);
 
-/// A child's repository: its own pool, with deadlines long enough for 16 debug-build
-/// processes authenticating at once on a loaded 2-core machine (the property under test is
-/// the number of keys, not the time).
-fn child_repo(s: &str) -> PostgresRepository {
-    PostgresRepository::builder(url())
-        .schema(s)
-        .timeout(Duration::from_secs(20))
-        .connect_timeout(Duration::from_secs(20))
-        .build()
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .unwrap()
+        .as_millis() as u64
 }
 
-async fn keys_in(s: &str) -> Vec<String> {
-    repo(s, TABLE)
-        .get_all_elements()
+/// Waits for `path` to exist (polling), for at most `limit`.
+async fn wait_for(path: &Path, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while !path.exists() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    true
+}
+
+/// Writes a file all at once (write, then rename), so a reader never sees it half written.
+fn publish(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// The children of one test, racing on one table.
+struct Children {
+    out: PathBuf,
+    procs: Vec<Child>,
+}
+
+impl Children {
+    fn spawn(schema: &str, out: &Path) -> Self {
+        let exe = std::env::current_exe().unwrap();
+        let procs = (0..NODES)
+            .map(|i| {
+                Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "postgres_store::processes::child_node",
+                        "--ignored",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ])
+                    .env("DP_PG_CHILD_SCHEMA", schema)
+                    .env("DP_PG_CHILD_OUT", out)
+                    .env("DP_PG_CHILD_ID", i.to_string())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("spawn child")
+            })
+            .collect();
+        Self {
+            out: out.to_owned(),
+            procs,
+        }
+    }
+
+    /// Waits until every child is ready for `round` (so it has finished the one before).
+    async fn ready(&mut self, round: usize) {
+        for i in 0..NODES {
+            let path = self.out.join(format!("ready-{round}-{i}"));
+            // Generous: 16 debug-build processes authenticating at once on a loaded machine.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !wait_for(&path, Duration::from_millis(50)).await {
+                if let Some(status) = self.procs[i].try_wait().unwrap() {
+                    panic!("child {i} exited before round {round}: {status}");
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "child {i} not ready for round {round}"
+                );
+            }
+        }
+    }
+
+    /// Names the instant of `round`'s race.
+    fn go(&self, round: usize) {
+        let at = now_ms() + LEAD.as_millis() as u64;
+        publish(&self.out.join(format!("go-{round}")), &at.to_string());
+    }
+
+    fn wait(self) {
+        for mut c in self.procs {
+            let status = c.wait().unwrap();
+            assert!(status.success(), "a child node failed: {status}");
+        }
+    }
+}
+
+async fn keys_in(r: &PostgresRepository) -> Vec<String> {
+    r.get_all_elements()
         .await
         .unwrap()
         .into_iter()
@@ -41,51 +129,58 @@ async fn keys_in(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Starts `NODES` children on `schema`, all building their node at the same instant, and
-/// waits for them.
-fn run_children(schema: &str, out: &Path) {
-    let start_at =
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(1500);
-    let exe = std::env::current_exe().unwrap();
-    let children: Vec<_> = (0..NODES)
-        .map(|i| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "postgres_store::processes::child_node",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env("DP_PG_CHILD_SCHEMA", schema)
-                .env("DP_PG_CHILD_OUT", out)
-                .env("DP_PG_CHILD_ID", i.to_string())
-                .env("DP_PG_CHILD_START_MS", start_at.as_millis().to_string())
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("spawn child")
-        })
-        .collect();
-    for mut c in children {
-        let status = c.wait().unwrap();
-        assert!(status.success(), "a child node failed: {status}");
-    }
-}
-
-/// A fresh node on the table reads every child's payload.
-async fn check_tokens(s: &str, out: &Path) {
+/// A fresh node on the table reads every child's payload of `round`.
+async fn check_tokens(r: &PostgresRepository, out: &Path, round: usize) {
     let dp = node(
-        repo(s, TABLE),
+        r.clone(),
         Arc::new(ManualClock::new(OffsetDateTime::now_utc())),
     )
     .await;
     for i in 0..NODES {
-        let token = std::fs::read(out.join(format!("token-{i}"))).unwrap();
+        let token = std::fs::read(out.join(format!("{round}/token-{i}"))).unwrap();
         assert_eq!(
             dp.protector(["race"]).unprotect(&token).unwrap(),
-            format!("node {i}").as_bytes()
+            format!("node {i}").as_bytes(),
+            "round {round}"
         );
     }
+}
+
+/// Deletes the rows of every key but `keep`.
+async fn reset(client: &tokio_postgres::Client, s: &str, keep: Option<KeyId>) {
+    let keep = keep.map(|k| format!("key-{k}")).unwrap_or_default();
+    client
+        .execute(
+            &format!("DELETE FROM \"{s}\".\"{TABLE}\" WHERE \"FriendlyName\" IS DISTINCT FROM $1"),
+            &[&keep],
+        )
+        .await
+        .unwrap();
+}
+
+/// Runs the rounds: `check` after each race (with the round, the children's output and a
+/// repository on the table), then the table is reset to `keep`. The parent's connections are
+/// opened once: each costs a SCRAM authentication.
+async fn race(
+    s: &str,
+    keep: Option<KeyId>,
+    check: impl AsyncFn(usize, &Path, &PostgresRepository),
+) {
+    let r = repo(s, TABLE);
+    let client = raw(&url()).await;
+    let out = tempfile::tempdir().unwrap();
+    let mut children = Children::spawn(s, out.path());
+    for round in 0..ROUNDS {
+        children.ready(round).await;
+        if round > 0 {
+            check(round - 1, out.path(), &r).await;
+            reset(&client, s, keep).await;
+        }
+        children.go(round);
+    }
+    children.wait();
+    check(ROUNDS - 1, out.path(), &r).await;
+    drop_schema(s).await;
 }
 
 #[tokio::test]
@@ -93,12 +188,20 @@ async fn processes_starting_together_on_an_empty_table_create_one_key() {
     let s = schema();
     // The table exists and is empty (a .NET migration's, or another node's first start).
     assert!(repo(&s, TABLE).get_all_elements().await.unwrap().is_empty());
-    let out = tempfile::tempdir().unwrap();
-    run_children(&s, out.path());
-    let keys = keys_in(&s).await;
-    assert_eq!(keys.len(), 1, "exactly one key, got {keys:?}");
-    check_tokens(&s, out.path()).await;
-    drop_schema(&s).await;
+    race(
+        &s,
+        None,
+        async |round, out: &Path, r: &PostgresRepository| {
+            let keys = keys_in(r).await;
+            assert_eq!(
+                keys.len(),
+                1,
+                "round {round}: exactly one key, got {keys:?}"
+            );
+            check_tokens(r, out, round).await;
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -109,32 +212,37 @@ async fn processes_agreeing_a_successor_is_due_create_one() {
         OffsetDateTime::now_utc() - time::Duration::days(89),
     ));
     let first = node(repo(&s, TABLE), past).await.default_key().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    run_children(&s, out.path());
-    let keys = keys_in(&s).await;
-    assert_eq!(
-        keys.len(),
-        2,
-        "the first key and one successor, got {keys:?}"
-    );
-    assert!(keys.contains(&format!("key-{first}")));
-    let dp = node(
-        repo(&s, TABLE),
-        Arc::new(ManualClock::new(OffsetDateTime::now_utc())),
+    race(
+        &s,
+        Some(first),
+        async |round, out: &Path, r: &PostgresRepository| {
+            let keys = keys_in(r).await;
+            assert_eq!(
+                keys.len(),
+                2,
+                "round {round}: the first key and one successor, got {keys:?}"
+            );
+            assert!(keys.contains(&format!("key-{first}")));
+            let dp = node(
+                r.clone(),
+                Arc::new(ManualClock::new(OffsetDateTime::now_utc())),
+            )
+            .await;
+            let infos = dp.keys();
+            let successor = infos.iter().find(|k| k.id != first).unwrap();
+            assert_eq!(
+                Some(successor.activation),
+                infos.iter().find(|k| k.id == first).map(|k| k.expiration),
+                "round {round}: the successor takes over when the first key expires"
+            );
+            check_tokens(r, out, round).await;
+        },
     )
     .await;
-    let infos = dp.keys();
-    let successor = infos.iter().find(|k| k.id != first).unwrap();
-    assert_eq!(
-        Some(successor.activation),
-        infos.iter().find(|k| k.id == first).map(|k| k.expiration),
-        "the successor takes over when the first key expires"
-    );
-    check_tokens(&s, out.path()).await;
-    drop_schema(&s).await;
 }
 
-/// The child node. Does nothing unless started by the tests above.
+/// The child node: [`ROUNDS`] races on the table, each at the instant the parent names.
+/// Does nothing unless started by the tests above.
 #[test]
 #[ignore = "run as a child process by the PostgreSQL process races"]
 fn child_node() {
@@ -143,34 +251,46 @@ fn child_node() {
     };
     let out = PathBuf::from(std::env::var("DP_PG_CHILD_OUT").unwrap());
     let id: usize = std::env::var("DP_PG_CHILD_ID").unwrap().parse().unwrap();
-    let start_ms: u128 = std::env::var("DP_PG_CHILD_START_MS")
-        .unwrap()
-        .parse()
-        .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let repo = child_repo(&s);
-        // Opens the pool's connection (and sees the table) before the common instant, so the
-        // processes race on the key, not on authentication.
-        repo.get_all_elements().await.expect("connect");
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis();
-        if start_ms > now {
-            tokio::time::sleep(Duration::from_millis((start_ms - now) as u64)).await;
-        }
-        let dp = DataProtection::builder()
-            .application_name("MyApp")
-            .persist_keys_to(repo)
-            .background_refresh(false)
+        // One pool for every race: its deadlines are long because 16 debug-build processes
+        // authenticating at once on a loaded 2-core machine take seconds (the property under
+        // test is the number of keys, not the time).
+        let repo = PostgresRepository::builder(url())
+            .schema(s.as_str())
+            .timeout(Duration::from_secs(20))
+            .connect_timeout(Duration::from_secs(20))
             .build()
-            .await
-            .expect("build");
-        let p = dp.protector(["race"]);
-        crate::common::exchange_tokens(&p, &out, id, NODES).await;
+            .unwrap();
+        // Connects (and sees the table) before the first race, so the processes race on the
+        // key, not on authentication.
+        repo.get_all_elements().await.expect("connect");
+        for round in 0..ROUNDS {
+            let dir = out.join(round.to_string());
+            std::fs::create_dir_all(&dir).unwrap();
+            publish(&out.join(format!("ready-{round}-{id}")), "");
+            let go = out.join(format!("go-{round}"));
+            assert!(
+                wait_for(&go, Duration::from_secs(60)).await,
+                "no go for {round}"
+            );
+            let at: u64 = std::fs::read_to_string(&go).unwrap().parse().unwrap();
+            let now = now_ms();
+            if at > now {
+                tokio::time::sleep(Duration::from_millis(at - now)).await;
+            }
+            let dp = DataProtection::builder()
+                .application_name("MyApp")
+                .persist_keys_to(repo.clone())
+                .background_refresh(false)
+                .build()
+                .await
+                .expect("build");
+            let p = dp.protector(["race"]);
+            crate::common::exchange_tokens(&p, &dir, id, NODES).await;
+        }
     });
 }
