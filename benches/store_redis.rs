@@ -15,18 +15,15 @@
 //! 1 KB of XML each), created once at start-up (the setup time is printed).
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use data_protection::repository::{
-    DirectoryRepository, MemoryRepository, RedisRepository, XmlRepository,
-};
-use data_protection::xml::XmlElement;
-use data_protection::{DataProtection, DataProtectionBuilder};
-use time::OffsetDateTime;
+use data_protection::repository::{DirectoryRepository, RedisRepository};
 
-const RING_SIZE: usize = 1_000;
+#[path = "support/ring.rs"]
+mod ring;
+
+use ring::{RING_SIZE, delete_redis, env, fill_directory, fill_redis, make_keys, provider};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -35,89 +32,15 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn redis_url() -> String {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "REDIS_URL is not set: this benchmark needs a Redis server. Start one with \
-             `eval \"$(bash scripts/backends.sh start)\"` or set REDIS_URL=redis://HOST:PORT/"
-        ),
-    }
-}
-
-/// `RING_SIZE` keys, one a day, each valid 90 days (the newest are still active), as
-/// `(friendly name, single-line XML)`.
-async fn make_keys() -> Vec<(String, String)> {
-    let scratch_store: Arc<dyn XmlRepository> = Arc::new(MemoryRepository::new());
-    let scratch = DataProtection::builder()
-        .background_refresh(false)
-        .disable_automatic_key_generation()
-        .persist_keys_to_shared(scratch_store.clone())
-        .build()
-        .await
-        .expect("scratch provider");
-    let now = OffsetDateTime::now_utc();
-    let mut keys = Vec::with_capacity(RING_SIZE);
-    for i in 0..RING_SIZE {
-        let activation = now - time::Duration::days((RING_SIZE - i) as i64);
-        scratch
-            .create_key(activation, activation + time::Duration::days(90))
-            .await
-            .expect("create_key");
-        let stored = scratch_store.get_all_elements().await.expect("scratch");
-        let name = stored[0].name.clone().expect("memory store keeps names");
-        keys.push((name.clone(), stored[0].xml.to_string()));
-        scratch_store
-            .delete_elements(&[name])
-            .await
-            .expect("clear scratch");
-    }
-    keys
-}
-
-/// Fills a fresh list (plain RPUSH, as .NET writes) and a directory with the same keys.
-async fn fill(url: &str, list: &str, dir: &std::path::Path, keys: &[(String, String)]) {
-    let mut conn = redis::Client::open(url)
-        .expect("REDIS_URL")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect to REDIS_URL");
-    let _: () = redis::cmd("DEL")
-        .arg(list)
-        .query_async(&mut conn)
-        .await
-        .expect("DEL");
-    let mut push = redis::pipe();
-    for (_, xml) in keys {
-        push.cmd("RPUSH").arg(list).arg(xml).ignore();
-    }
-    let _: () = push.query_async(&mut conn).await.expect("RPUSH");
-    let directory = DirectoryRepository::new(dir);
-    for (name, xml) in keys {
-        let element = XmlElement::parse(xml).expect("key XML");
-        directory
-            .store_element(&element, name)
-            .await
-            .expect("write key file");
-    }
-}
-
-fn provider(repo: impl XmlRepository + 'static) -> DataProtectionBuilder {
-    DataProtection::builder()
-        .application_name("MyApp")
-        .persist_keys_to(repo)
-        .background_refresh(false)
-        .disable_automatic_key_generation()
-}
-
 fn stores(c: &mut Criterion) {
     let rt = runtime();
-    let url = redis_url();
+    let url = env("REDIS_URL");
     let list = format!("dp-bench-{}", std::process::id());
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
     let keys = rt.block_on(make_keys());
-    rt.block_on(fill(&url, &list, dir.path(), &keys));
+    rt.block_on(fill_redis(&url, &list, &keys));
+    rt.block_on(fill_directory(dir.path(), &keys));
     eprintln!(
         "setup: {RING_SIZE} keys in Redis list {list} and in {} in {:.1?}",
         dir.path().display(),
@@ -162,18 +85,7 @@ fn stores(c: &mut Criterion) {
     }
     refresh.finish();
 
-    rt.block_on(async {
-        let mut conn = redis::Client::open(url.as_str())
-            .expect("REDIS_URL")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect");
-        let _: () = redis::cmd("DEL")
-            .arg(&list)
-            .query_async(&mut conn)
-            .await
-            .expect("DEL");
-    });
+    rt.block_on(delete_redis(&url, &list));
 }
 
 criterion_group! {

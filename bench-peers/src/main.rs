@@ -1,33 +1,42 @@
 //! Load comparison: the same axum counter handler behind the data-protection session layer
-//! and behind tower-sessions, both on the same Redis, measured in the same run by the same
-//! load generator (closed loop: each virtual user sends its next request when the previous
-//! one answered, with its own session cookie).
+//! and behind tower-sessions, both on the same store server, measured in the same run by the
+//! same load generator (closed loop: each virtual user sends its next request when the
+//! previous one answered, with its own session cookie).
 //!
 //! ```sh
-//! REDIS_URL=redis://127.0.0.1:6379/ cargo run --release -- [SECONDS] [USERS] [ROUNDS]
+//! REDIS_URL=redis://127.0.0.1:6379/ cargo run --release -- [redis] [SECONDS] [USERS] [ROUNDS]
+//! PG_URL=postgres://USER:PW@127.0.0.1:5432/DB cargo run --release -- postgres [SECONDS] [USERS] [ROUNDS]
 //! ```
 //!
-//! or `bash scripts/session-load.sh` from the repository root.
+//! or `bash scripts/session-load.sh [redis|postgres] …` from the repository root.
+//!
+//! - `redis`: our `RedisSessionStore` against `tower-sessions-redis-store` 0.16 (fred pool
+//!   of 6 connections).
+//! - `postgres`: our `PostgresSessionStore` (the SQL cache's table) against
+//!   `tower-sessions-sqlx-store` 0.15 with its `PostgresStore`, each with a pool of
+//!   `PG_POOL` connections (default 16) to the same server.
 //!
 //! Prints requests per second and latency percentiles per layer and round, then the
-//! medians.
+//! medians and the median of the per-round ratios.
+
+mod load;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use data_protection::DataProtection;
-use data_protection::session::{RedisSessionStore, Session, SessionLayer};
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use tower_sessions::{Expiry, SessionManagerLayer};
+use data_protection::session::{
+    PostgresSessionStore, RedisSessionStore, Session, SessionLayer, SessionStore,
+};
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore as PeerStore};
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+use tower_sessions_sqlx_store::PostgresStore;
+
+use load::{Figures, load};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -63,107 +72,131 @@ async fn serve(app: Router) -> Result<SocketAddr, Error> {
     Ok(addr)
 }
 
-#[derive(Default)]
-struct Outcome {
-    latencies_us: Vec<u32>,
-    errors: u64,
-    wrong_counts: u64,
+/// The counter app behind our session layer on `store`.
+async fn serve_ours(
+    dp: &DataProtection,
+    store: impl SessionStore + 'static,
+) -> Result<SocketAddr, Error> {
+    let layer = SessionLayer::builder(dp, store)
+        .idle_timeout(Duration::from_secs(20 * 60))
+        .build()?;
+    serve(Router::new().route("/", get(ours)).layer(layer)).await
 }
 
-/// One virtual user: its own cookie, requests back to back until `deadline`; checks that
-/// its counter goes up by one every time.
-async fn user(
-    client: Client<HttpConnector, Empty<Bytes>>,
-    addr: SocketAddr,
-    deadline: Instant,
-) -> Outcome {
-    let mut out = Outcome::default();
-    let mut cookie: Option<String> = None;
-    let mut expected = 1;
-    let uri: hyper::Uri = format!("http://{addr}/").parse().unwrap();
-    while Instant::now() < deadline {
-        let mut request = hyper::Request::get(uri.clone());
-        if let Some(c) = &cookie {
-            request = request.header("cookie", c);
-        }
-        let start = Instant::now();
-        let response = client.request(request.body(Empty::new()).unwrap()).await;
-        let Ok(response) = response else {
-            out.errors += 1;
-            continue;
-        };
-        if let Some(set) = response.headers().get("set-cookie") {
-            let set = set.to_str().unwrap_or_default();
-            cookie = set.split(';').next().map(str::to_owned);
-        }
-        let ok = response.status() == 200;
-        let body = response.into_body().collect().await.map(|b| b.to_bytes());
-        out.latencies_us
-            .push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
-        match body {
-            Ok(b) if ok => {
-                if b != format!("visits: {expected}").as_bytes() {
-                    out.wrong_counts += 1;
-                }
-                expected += 1;
-            }
-            _ => out.errors += 1,
-        }
+/// The counter app behind tower-sessions on `store`.
+async fn serve_peer<S: PeerStore + Clone>(store: S) -> Result<SocketAddr, Error> {
+    let layer = SessionManagerLayer::new(store)
+        .with_secure(false)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(20)));
+    serve(Router::new().route("/", get(peer)).layer(layer)).await
+}
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// The layers of one run: ours first, then the peers.
+type Layers = Vec<(String, SocketAddr)>;
+
+/// Starts both apps on Redis; returns the layers and a description of the server.
+async fn redis_layers(dp: &DataProtection) -> Result<(Layers, String), Error> {
+    let url = env("REDIS_URL", "redis://127.0.0.1:6379/");
+    let store = RedisSessionStore::builder(&url)
+        .instance_name(format!("bench-{}:", std::process::id()))
+        .build()
+        .await?;
+    let ours = serve_ours(dp, store).await?;
+    let pool = Pool::new(Config::from_url(&url)?, None, None, None, 6)?;
+    let _connection = pool.connect();
+    pool.wait_for_connect().await?;
+    let peer = serve_peer(RedisStore::new(pool)).await?;
+    let layers = vec![
+        ("data-protection session".to_owned(), ours),
+        ("tower-sessions 0.14 + redis-store 0.16".to_owned(), peer),
+    ];
+    Ok((layers, format!("Redis {url}")))
+}
+
+/// Starts our app and the peer's on PostgreSQL, each on a table of its own made for this run;
+/// returns the layers and a description of the server (without the password). The peer runs
+/// twice: on a pool with sqlx's defaults (`test_before_acquire`: a ping before every
+/// checkout) and on one without that ping, so the comparison is also with the faster one.
+async fn postgres_layers(dp: &DataProtection) -> Result<(Layers, String), Error> {
+    let url = std::env::var("PG_URL").map_err(|_| "PG_URL is not set")?;
+    let pool_size: u32 = env("PG_POOL", "16").parse()?;
+    let run = std::process::id();
+    let store = PostgresSessionStore::builder(&url)
+        .table(format!("SessionCache_bench_{run}"))
+        .max_connections(pool_size as usize)
+        .build()
+        .await?;
+    let ours = serve_ours(dp, store).await?;
+    let mut layers = vec![("data-protection session".to_owned(), ours)];
+    for (ping, name) in [
+        (
+            true,
+            "tower-sessions 0.14 + sqlx-store 0.15, sqlx pool defaults",
+        ),
+        (
+            false,
+            "tower-sessions 0.14 + sqlx-store 0.15, no ping on checkout",
+        ),
+    ] {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(pool_size)
+            .test_before_acquire(ping)
+            .connect(&url)
+            .await?;
+        let store = PostgresStore::new(pool)
+            .with_table_name(format!("session_bench_{run}_{ping}"))
+            .map_err(Error::from)?;
+        store.migrate().await?;
+        layers.push((name.to_owned(), serve_peer(store).await?));
     }
-    out
+    let host = url.rsplit('@').next().unwrap_or("?");
+    Ok((layers, format!("PostgreSQL {host}, pools of {pool_size}")))
 }
 
-struct Figures {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
-    wrong: u64,
+/// Drops the tables a PostgreSQL run made.
+async fn postgres_cleanup() -> Result<(), Error> {
+    let url = std::env::var("PG_URL")?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await?;
+    let run = std::process::id();
+    sqlx::raw_sql(&format!(
+        "DROP TABLE IF EXISTS public.\"SessionCache_bench_{run}\"; \
+         DROP TABLE IF EXISTS tower_sessions.\"session_bench_{run}_true\"; \
+         DROP TABLE IF EXISTS tower_sessions.\"session_bench_{run}_false\""
+    ))
+    .execute(&pool)
+    .await?;
+    Ok(())
 }
 
-async fn load(addr: SocketAddr, users: usize, seconds: u64) -> Figures {
-    let client = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(users)
-        .build_http();
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs(seconds);
-    let tasks: Vec<_> = (0..users)
-        .map(|_| tokio::spawn(user(client.clone(), addr, deadline)))
-        .collect();
-    let mut all = Outcome::default();
-    for t in tasks {
-        let o = t.await.unwrap();
-        all.latencies_us.extend(o.latencies_us);
-        all.errors += o.errors;
-        all.wrong_counts += o.wrong_counts;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    all.latencies_us.sort_unstable();
-    let pct = |p: f64| {
-        let l = &all.latencies_us;
-        let i = ((l.len() as f64 * p).ceil() as usize).clamp(1, l.len()) - 1;
-        f64::from(l[i]) / 1000.0
-    };
-    Figures {
-        rps: all.latencies_us.len() as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        errors: all.errors,
-        wrong: all.wrong_counts,
+/// The median (the mean of the two middle values for an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().unwrap())
-        .collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let backend = match args.first().map(String::as_str) {
+        Some("redis" | "postgres") => args.remove(0),
+        _ => "redis".to_owned(),
+    };
+    let args: Vec<u64> = args.iter().map(|a| a.parse()).collect::<Result<_, _>>()?;
     let seconds = args.first().copied().unwrap_or(10);
     let users = args.get(1).copied().unwrap_or(32) as usize;
     let rounds = args.get(2).copied().unwrap_or(2);
-    let redis_url =
-        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
 
     let keys = tempfile::tempdir()?;
     let dp = DataProtection::builder()
@@ -171,49 +204,24 @@ async fn main() -> Result<(), Error> {
         .persist_keys_to_directory(keys.path())
         .build()
         .await?;
-    let store = RedisSessionStore::builder(&redis_url)
-        .instance_name(format!("bench-{}:", std::process::id()))
-        .build()
-        .await?;
-    let ours_addr = serve(
-        Router::new()
-            .route("/", get(ours))
-            .layer(
-                SessionLayer::builder(&dp, store)
-                    .idle_timeout(Duration::from_secs(20 * 60))
-                    .build()?,
-            ),
-    )
-    .await?;
-
-    let pool = Pool::new(Config::from_url(&redis_url)?, None, None, None, 6)?;
-    let _connection = pool.connect();
-    pool.wait_for_connect().await?;
-    let peer_layer = SessionManagerLayer::new(RedisStore::new(pool))
-        .with_secure(false)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(20)));
-    let peer_addr = serve(Router::new().route("/", get(peer)).layer(peer_layer)).await?;
+    let (layers, server) = if backend == "postgres" {
+        postgres_layers(&dp).await?
+    } else {
+        redis_layers(&dp).await?
+    };
 
     println!(
-        "counter handler, {users} users, {seconds} s per run, {rounds} alternating rounds, Redis {redis_url}"
+        "counter handler, {users} users, {seconds} s per run, {rounds} alternating rounds, {server}"
     );
     println!("| round | layer | requests/s | p50 ms | p99 ms | errors | wrong counts |");
     println!("|---|---|---|---|---|---|---|");
-    let layers = [
-        ("data-protection session", ours_addr),
-        ("tower-sessions 0.14 + redis-store 0.16", peer_addr),
-    ];
     let mut results: Vec<Vec<Figures>> = layers.iter().map(|_| Vec::new()).collect();
     for round in 1..=rounds {
-        // Alternate which layer goes first, so drifting machine load hits both alike.
-        let order: Vec<usize> = if round % 2 == 1 {
-            vec![0, 1]
-        } else {
-            vec![1, 0]
-        };
+        // Rotate which layer goes first, so drifting machine load hits all alike.
+        let order = (0..layers.len()).map(|i| (i + round as usize - 1) % layers.len());
         for i in order {
-            let (name, addr) = layers[i];
-            let f = load(addr, users, seconds).await;
+            let (name, addr) = &layers[i];
+            let f = load(*addr, users, seconds).await;
             println!(
                 "| {round} | {name} | {:.0} | {:.2} | {:.2} | {} | {} |",
                 f.rps, f.p50_ms, f.p99_ms, f.errors, f.wrong
@@ -225,31 +233,46 @@ async fn main() -> Result<(), Error> {
     println!("| layer (median of {rounds} runs) | requests/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|");
     for ((name, _), runs) in layers.iter().zip(&results) {
-        let median = |f: fn(&Figures) -> f64| {
-            let mut v: Vec<f64> = runs.iter().map(f).collect();
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
+        let of = |f: fn(&Figures) -> f64| median(runs.iter().map(f).collect());
         println!(
             "| {name} | {:.0} | {:.2} | {:.2} |",
-            median(|f| f.rps),
-            median(|f| f.p50_ms),
-            median(|f| f.p99_ms)
+            of(|f| f.rps),
+            of(|f| f.p50_ms),
+            of(|f| f.p99_ms)
         );
     }
     // The figure the issue asks for: the median over rounds of ours / peer in that round.
-    let mut ratios: Vec<f64> = results[0]
-        .iter()
-        .zip(&results[1])
-        .map(|(ours, peer)| ours.rps / peer.rps)
-        .collect();
-    let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-    ratios.sort_by(f64::total_cmp);
-    println!();
-    println!(
-        "per-round requests/s ratio (ours / tower-sessions): {}; median {:.2}",
-        listed.join(", "),
-        ratios[ratios.len() / 2]
-    );
+    let listed = |v: &[f64]| {
+        v.iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (peer, (name, _)) in layers.iter().enumerate().skip(1) {
+        let ratios = |f: fn(&Figures) -> f64| -> Vec<f64> {
+            results[0]
+                .iter()
+                .zip(&results[peer])
+                .map(|(ours, theirs)| f(ours) / f(theirs))
+                .collect()
+        };
+        let rps = ratios(|f| f.rps);
+        let p99 = ratios(|f| f.p99_ms);
+        println!();
+        println!("against {name}:");
+        println!(
+            "  per-round requests/s ratio (ours / peer): {}; median {:.2}",
+            listed(&rps),
+            median(rps.clone())
+        );
+        println!(
+            "  per-round p99 ratio (ours / peer, below 1 is better for us): {}; median {:.2}",
+            listed(&p99),
+            median(p99.clone())
+        );
+    }
+    if backend == "postgres" {
+        postgres_cleanup().await?;
+    }
     Ok(())
 }

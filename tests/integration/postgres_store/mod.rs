@@ -4,6 +4,7 @@
 mod compat;
 mod conformance;
 mod faults;
+mod processes;
 mod races;
 pub mod server;
 mod tls;
