@@ -112,6 +112,11 @@ pub fn split(
         chunks.push((chunk_name(name, index), current));
     }
     let count = chunks.len() - 1;
+    // `needed` is a lower bound: a surrogate pair never straddles two chunks, so values of
+    // astral characters in small chunks can take more.
+    if count > MAX_CHUNKS {
+        return Err(ChunkError::TooManyChunks(count));
+    }
     if let Some(base) = chunks.first_mut() {
         base.1 = format!("{CHUNK_COUNT_PREFIX}{count}");
     }
@@ -214,6 +219,19 @@ mod tests {
         assert_eq!(
             split("c", &many[1..], 20, Some(50)).unwrap().len(),
             MAX_CHUNKS + 1
+        );
+        // Also found by the fuzzer: 7 UTF-16 units a chunk hold three astral characters (2
+        // units each), so 768 of them take 256 chunks, not the 220 the units suggest.
+        let astral = |n| "\u{1f600}".repeat(n);
+        assert_eq!(
+            split("c", &astral(3 * MAX_CHUNKS), 0, Some(10))
+                .unwrap()
+                .len(),
+            MAX_CHUNKS + 1
+        );
+        assert_eq!(
+            split("c", &astral(3 * MAX_CHUNKS + 1), 0, Some(10)),
+            Err(ChunkError::TooManyChunks(MAX_CHUNKS + 1))
         );
     }
 
