@@ -112,13 +112,13 @@ for g in [g for g, _ in GROUPS] + ["other"]:
 
 # Inclusive costs of the steps of a request (ours), where the function exists.
 STEPS = [
-    ("cookie unprotect", r"data_protection::session::cookie::unprotect_key"),
+    ("cookie unprotect (Protector::open)", r"data_protection::protector::Protector::open$"),
     ("cookie protect", r"data_protection::session::cookie::protect_key"),
     ("blob decode", r"data_protection::session::data::SessionData::decode"),
     ("blob encode", r"data_protection::session::data::SessionData::encode"),
     ("store load (incl. I/O wait polls)", r"RedisSessionStore as data_protection::session::store::SessionStore>::load"),
     ("store save", r"RedisSessionStore as data_protection::session::store::SessionStore>::save"),
-    ("commit", r"data_protection::session::commit::.*Session>::commit"),
+    ("commit", r"data_protection::session::commit::.*Session>::commit::\{\{closure\}\}$"),
     ("keyed locks", r"data_protection::session::locks::KeyedLocks::lock|KeyGuard"),
 ]
 print()
