@@ -7,6 +7,15 @@
 //! cargo bench --bench protect_threads [-- ROUNDS [MILLISECONDS]]   (default 6 rounds, 500 ms)
 //! ```
 //!
+//! On a machine shared with other sessions, Linux's autogroup scheduling gives each session
+//! an equal share of the CPUs, so a second thread may get no second core, and the control's
+//! ratio stays near 1. Running the bench in a session of its own with the highest autogroup
+//! priority lets it have both cores (root only):
+//!
+//! ```sh
+//! setsid sh -c 'echo -20 > /proc/self/autogroup && exec cargo bench --bench protect_threads'
+//! ```
+//!
 //! Each round measures every operation at 1 thread and at 2 threads (the order alternates
 //! between rounds) and prints the ratio `ops/s at 2 threads / ops/s at 1 thread`; the last
 //! lines give each operation's median ratio. 2.0 is perfect scaling; a shared lock, a
