@@ -73,16 +73,14 @@ impl Kdf {
         let bits = u32::try_from(out.len() * 8).unwrap_or(u32::MAX);
         for (i, chunk) in out.chunks_mut(DIGEST_LEN).enumerate() {
             let counter = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let mut inner = Stream::keyed(self.inner);
-            inner.update(&counter.to_be_bytes());
-            for part in label {
-                inner.update(part);
-            }
-            inner.update(&[0]);
-            inner.update(context_header);
-            inner.update(context);
-            inner.update(&bits.to_be_bytes());
-            let mut inner_digest = inner.finish();
+            let parts = Parts {
+                counter,
+                label,
+                context_header,
+                context,
+                bits,
+            };
+            let mut inner_digest = self.inner_digest(&parts);
             // The outer hash is one block: the inner digest and the padding.
             let mut block = [0u8; BLOCK_LEN];
             for (bytes, word) in block.chunks_exact_mut(8).zip(inner_digest) {
@@ -100,6 +98,63 @@ impl Kdf {
             }
             state.zeroize();
         }
+    }
+}
+
+/// The inner message of one SP800-108 block, in its parts.
+struct Parts<'a> {
+    counter: u32,
+    label: &'a [&'a [u8]],
+    context_header: &'a [u8],
+    context: &'a [u8],
+    bits: u32,
+}
+
+impl Parts<'_> {
+    fn len(&self) -> usize {
+        let label: usize = self.label.iter().map(|p| p.len()).sum();
+        4 + label + 1 + self.context_header.len() + self.context.len() + 4
+    }
+
+    /// Feeds the parts, in order, to `put`.
+    fn each(&self, mut put: impl FnMut(&[u8])) {
+        put(&self.counter.to_be_bytes());
+        for part in self.label {
+            put(part);
+        }
+        put(&[0]);
+        put(self.context_header);
+        put(self.context);
+        put(&self.bits.to_be_bytes());
+    }
+}
+
+impl Kdf {
+    /// The inner hash of HMAC: the keyed inner state over the message. A message that fits
+    /// in two blocks with its padding (every payload's does: its label is the AAD) is laid
+    /// out once in a stack buffer and compressed in one call; a longer one is streamed.
+    fn inner_digest(&self, parts: &Parts<'_>) -> [u64; 8] {
+        let len = parts.len();
+        // The padding: 0x80, zeros, the 128-bit length.
+        if len + 1 + 16 > 2 * BLOCK_LEN {
+            let mut stream = Stream::keyed(self.inner);
+            parts.each(|p| stream.update(p));
+            return stream.finish();
+        }
+        let mut blocks = [[0u8; BLOCK_LEN]; 2];
+        let buf = blocks.as_flattened_mut();
+        let mut at = 0;
+        parts.each(|p| {
+            buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        });
+        buf[at] = 0x80;
+        let used = (len + 1 + 16).div_ceil(BLOCK_LEN);
+        let bits = ((BLOCK_LEN + len) as u128) * 8;
+        buf[used * BLOCK_LEN - 16..used * BLOCK_LEN].copy_from_slice(&bits.to_be_bytes());
+        let mut state = self.inner;
+        compress512(&mut state, &blocks[..used]);
+        state
     }
 }
 

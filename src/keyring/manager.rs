@@ -173,10 +173,10 @@ impl KeyManager {
     /// once do not contend on one cache line. Keep it short-lived.
     pub(crate) fn snapshot(&self) -> arc_swap::Guard<Arc<KeyRing>> {
         let ring = self.ring.load();
-        let now = self.clock.now();
-        if !ring.is_stale_at(now) {
+        if !ring.is_stale_at_nanos(self.clock.unix_nanos()) {
             return ring;
         }
+        let now = self.clock.now();
         let fresh = Arc::new(ring.re_resolved(&self.config.policy, now));
         self.ring.store(fresh.clone());
         // The default moved on: the refresher checks whether a successor is due.

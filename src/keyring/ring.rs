@@ -35,8 +35,9 @@ pub(crate) struct KeyRing {
     /// The key `protect` names when it may protect (a copy, so protect and the common
     /// unprotect need no map lookup).
     protect_key: Option<RingKey>,
-    /// Until when `protect` stays right, all else equal.
-    valid_until: Option<OffsetDateTime>,
+    /// Until when `protect` stays right, all else equal, in nanoseconds since the Unix
+    /// epoch (cheaper to compare on the hot path than an `OffsetDateTime`).
+    valid_until_nanos: Option<i128>,
     /// Elements that were skipped and keys that cannot be used.
     problems: Vec<RingProblem>,
     /// The latest "every key created before" revocation date.
@@ -138,7 +139,7 @@ impl KeyRing {
             facts,
             protect,
             protect_key,
-            valid_until,
+            valid_until_nanos: valid_until.map(OffsetDateTime::unix_timestamp_nanos),
             problems,
             revoked_before,
         }
@@ -155,9 +156,11 @@ impl KeyRing {
         )
     }
 
-    /// Whether the resolved default may have changed by `now`.
-    pub(crate) fn is_stale_at(&self, now: OffsetDateTime) -> bool {
-        self.valid_until.is_some_and(|t| now >= t)
+    /// Whether the resolved default may have changed by `now`; `now` is in nanoseconds since the Unix epoch ([`Clock::unix_nanos`]).
+    ///
+    /// [`Clock::unix_nanos`]: crate::clock::Clock::unix_nanos
+    pub(crate) fn is_stale_at_nanos(&self, now: i128) -> bool {
+        self.valid_until_nanos.is_some_and(|t| now >= t)
     }
 
     pub(crate) fn get(&self, id: &KeyId) -> Option<&RingKey> {

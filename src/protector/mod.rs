@@ -175,8 +175,10 @@ impl Protector {
 
     /// [`unprotect_async`](Self::unprotect_async), uncounted.
     async fn open_reloading(&self, protected: &[u8]) -> Result<Vec<u8>, Failure> {
-        let ring = self.inner.manager.current();
-        let result = match self.open(&ring, protected, false) {
+        // A borrowed snapshot, not `current()`: cloning the ring's `Arc` would bump one
+        // shared reference count per call from every thread.
+        let first = self.open(&self.inner.manager.snapshot(), protected, false);
+        let result = match first {
             Err(Failure::UnknownKey(id)) => {
                 let ring = self.inner.manager.reload_for_unknown_key(id).await;
                 self.open(&ring, protected, false)

@@ -171,11 +171,37 @@ impl Session {
     }
 
     async fn run(&self, plan: Plan, consent: bool) -> Result<Committed, CommitError> {
+        let committed = self.apply(plan, consent).await?;
+        self.refresh_if_due().await?;
+        Ok(committed)
+    }
+
+    /// Restarts the sliding expiration of the loaded entry if the store left that to this
+    /// request and nothing saved (or removed) it since.
+    pub(crate) async fn refresh_if_due(&self) -> Result<(), StoreError> {
+        let due = std::mem::take(&mut self.state().refresh_due);
+        let (Some(key), Some(Loaded::Stored(entry, _))) =
+            (&self.inner.cookie_key, self.inner.loaded.get())
+        else {
+            return Ok(());
+        };
+        if due {
+            let shared = &self.inner.shared;
+            shared
+                .store
+                .refresh_loaded(key, entry, shared.clock.now())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, plan: Plan, consent: bool) -> Result<Committed, CommitError> {
         let shared = &self.inner.shared;
         let store = &shared.store;
         if plan.destroy {
             if let Some(key) = &self.inner.cookie_key {
                 store.remove(key).await?;
+                self.state().refresh_due = false;
                 return Ok(Committed::ok(CookieAction::Expire));
             }
             return Ok(Committed::ok(CookieAction::None));
@@ -301,6 +327,8 @@ impl Session {
             match shared.store.save(key, &entry, condition, now).await? {
                 SaveOutcome::Saved => {
                     shared.stats.saved(retries);
+                    // The save set the lifetime (a renewed session's old key is removed).
+                    self.state().refresh_due = false;
                     let handoff = lock.handoff();
                     handoff.written = Some(entry);
                     // Sticky while commits queue here: the other node is likely still busy.

@@ -85,6 +85,11 @@ pub(crate) struct State {
     pub(crate) destroy: bool,
     pub(crate) bind_user: Option<String>,
     pub(crate) committed: bool,
+    /// The store loaded the entry without restarting its sliding expiration
+    /// ([`SessionStore::load_deferring_refresh`]): the commit must save or refresh it.
+    ///
+    /// [`SessionStore::load_deferring_refresh`]: super::store::SessionStore::load_deferring_refresh
+    pub(crate) refresh_due: bool,
 }
 
 /// What the store gave at first access.
@@ -183,6 +188,7 @@ impl Session {
                     destroy: false,
                     bind_user: None,
                     committed: false,
+                    refresh_due: false,
                 }),
                 loaded: OnceCell::new(),
             }),
@@ -226,15 +232,19 @@ impl Session {
         };
         shared.stats.bump(Event::Load, 1);
         let now = shared.clock.now();
-        match shared.timed("load", shared.store.load(key, now)).await {
-            Ok(Some(entry)) => match SessionData::decode(&entry.data) {
-                Ok(data) => Loaded::Stored(entry, data),
+        let load = shared.store.load_deferring_refresh(key, now);
+        match shared.timed("load", load).await {
+            Ok((Some(entry), refreshed)) => match SessionData::decode(&entry.data) {
+                Ok(data) => {
+                    self.state().refresh_due = !refreshed;
+                    Loaded::Stored(entry, data)
+                }
                 Err(e) => {
                     tracing::warn!("stored session is unreadable ({e}); starting a new one");
                     self.fresh()
                 }
             },
-            Ok(None) => {
+            Ok((None, _)) => {
                 tracing::debug!(
                     "session cookie names an expired or unknown session; starting a new one"
                 );

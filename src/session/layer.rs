@@ -308,7 +308,21 @@ where
             };
             let session = Session::new(shared.clone(), key);
             req.extensions_mut().insert(session.clone());
-            let mut response = inner.call(req).await?;
+            let mut response = match inner.call(req).await {
+                Ok(response) => response,
+                Err(e) => {
+                    // No commit, but a loaded session still gets its expiry restarted (in a
+                    // task: the error need not be `Send`, so it cannot wait across an await).
+                    let (session, shared) = (session.clone(), shared.clone());
+                    tokio::spawn(async move {
+                        let refresh = shared.timed("refresh", session.refresh_if_due());
+                        if let Err(e) = refresh.await {
+                            tracing::warn!("session expiry not restarted: {e}");
+                        }
+                    });
+                    return Err(e);
+                }
+            };
             let committed = session.commit(consent).await;
             let set_cookie = match committed.cookie {
                 CookieAction::None => None,

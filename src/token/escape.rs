@@ -29,20 +29,22 @@ pub(crate) fn unescape_data_string(text: &str) -> Option<String> {
     if !text.contains('%') {
         return Some(text.to_owned());
     }
+    let hex = |h: u8| match h {
+        b'0'..=b'9' => Some(h - b'0'),
+        b'a'..=b'f' => Some(h - b'a' + 10),
+        b'A'..=b'F' => Some(h - b'A' + 10),
+        _ => None,
+    };
     let mut out = Vec::with_capacity(text.len());
     let mut rest = text.as_bytes();
-    while let Some((&b, tail)) = rest.split_first() {
-        if b == b'%' {
-            let hex = tail
-                .get(..2)
-                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
-            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-            rest = tail.get(2..)?;
-        } else {
-            out.push(b);
-            rest = tail;
-        }
+    // Runs without '%' are copied whole; each escape is two hex digits.
+    while let Some(at) = rest.iter().position(|&b| b == b'%') {
+        out.extend_from_slice(&rest[..at]);
+        let ([hi, lo], tail) = rest[at + 1..].split_first_chunk::<2>()?;
+        out.push(hex(*hi)? << 4 | hex(*lo)?);
+        rest = tail;
     }
+    out.extend_from_slice(rest);
     String::from_utf8(out).ok()
 }
 

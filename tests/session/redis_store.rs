@@ -246,3 +246,66 @@ async fn the_session_examples_start_a_private_redis_when_redis_url_is_unset() {
     let err = missing.err().unwrap();
     assert!(err.contains("apt-get install redis-server"), "{err}");
 }
+
+/// The layer loads with a plain HMGET that leaves the expiry alone and restarts the sliding
+/// expiration at the commit instead (in the save, or with PEXPIRE when nothing is saved):
+/// every request, reading or writing, still ends with the full idle timeout.
+#[tokio::test]
+async fn every_request_restarts_the_sliding_expiration_at_its_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let dp = ring(dir.path(), "SlidingApp").build().await.unwrap();
+    let (store, instance) = store("sliding").await;
+    let idle = Duration::from_secs(20 * 60);
+    let layer = SessionLayer::builder(&dp, store.clone())
+        .idle_timeout(idle)
+        .build()
+        .unwrap();
+    let addr = serve(router(layer)).await;
+    let b = Browser::new(addr);
+    b.ok("/set/name/alice").await;
+    let mut con = raw().await;
+    let keys: Vec<String> = con.keys(format!("{instance}*")).await.unwrap();
+    let [key] = <[String; 1]>::try_from(keys).expect("one session entry");
+    let session_key = key.strip_prefix(&instance).unwrap().to_owned();
+
+    // Store level: the deferred load leaves the TTL, refresh_loaded restarts it.
+    let _: () = con.pexpire(&key, 100_000).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let (entry, refreshed) = store
+        .load_deferring_refresh(&session_key, now)
+        .await
+        .unwrap();
+    let entry = entry.expect("the entry");
+    assert!(!refreshed, "a plain HMGET");
+    let left: i64 = con.pttl(&key).await.unwrap();
+    assert!(left <= 100_000, "untouched by the load: {left} ms");
+    store
+        .refresh_loaded(&session_key, &entry, now)
+        .await
+        .unwrap();
+    let left: i64 = con.pttl(&key).await.unwrap();
+    assert!(left > 1_190_000, "restarted to the idle timeout: {left} ms");
+    let (missing, _) = store
+        .load_deferring_refresh("no-such-session-key-000000000000000", now)
+        .await
+        .unwrap();
+    assert!(missing.is_none());
+
+    // Through the layer: a read-only request, a writing one, one that changes nothing.
+    for path in ["/get/name", "/set/name/bob", "/set/name/bob"] {
+        let _: () = con.pexpire(&key, 100_000).await.unwrap();
+        let r = if path.starts_with("/set") {
+            b.post(path).await
+        } else {
+            b.get(path).await
+        };
+        assert!(r.status().is_success(), "{path}");
+        let left: i64 = con.pttl(&key).await.unwrap();
+        assert!(
+            left > 1_190_000 && left <= 1_200_000,
+            "{path}: TTL {left} ms, expected the full idle timeout"
+        );
+    }
+    assert_eq!(b.text("/get/name").await, "bob");
+    let _: () = con.del(&key).await.unwrap();
+}

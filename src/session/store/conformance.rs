@@ -247,6 +247,7 @@ async fn expiry(store: &Arc<dyn SessionStore>, prefix: &str) {
     let sliding = format!("{prefix}-sliding");
     let absolute = format!("{prefix}-absolute");
     let forever = format!("{prefix}-forever");
+    let deferred = format!("{prefix}-deferred");
     // Margins of 300-400 ms on every step, so a loaded machine does not fail it.
     let short = SessionEntry {
         data: data.clone(),
@@ -258,7 +259,11 @@ async fn expiry(store: &Arc<dyn SessionStore>, prefix: &str) {
         absolute_expiration: Some(now() + Duration::from_millis(1200)),
         sliding_expiration: Some(Duration::from_secs(600)),
     };
-    for (k, e) in [(&sliding, &short), (&absolute, &capped)] {
+    for (k, e) in [
+        (&sliding, &short),
+        (&absolute, &capped),
+        (&deferred, &short),
+    ] {
         store
             .save(k, e, Expected::Absent, now())
             .await
@@ -274,10 +279,39 @@ async fn expiry(store: &Arc<dyn SessionStore>, prefix: &str) {
         store.load(&sliding, now()).await.expect("load").is_some(),
         "{name}: alive within its sliding expiration"
     );
+    // The layer's path: a load that may leave the refresh to the caller, then the refresh.
+    let (loaded, refreshed) = store
+        .load_deferring_refresh(&deferred, now())
+        .await
+        .expect("load_deferring_refresh");
+    let loaded = loaded.unwrap_or_else(|| panic!("{name}: a deferred load finds the entry"));
+    assert_eq!(
+        loaded.data, short.data,
+        "{name}: a deferred load gives the data as saved"
+    );
+    if !refreshed {
+        store
+            .refresh_loaded(&deferred, &loaded, now())
+            .await
+            .expect("refresh_loaded");
+    }
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(
         store.load(&sliding, now()).await.expect("load").is_some(),
         "{name}: a load restarts the sliding expiration"
+    );
+    assert!(
+        store.load(&deferred, now()).await.expect("load").is_some(),
+        "{name}: refresh_loaded after a deferred load restarts the sliding expiration"
+    );
+    assert_eq!(
+        store
+            .load_deferring_refresh(&absolute, now())
+            .await
+            .expect("load_deferring_refresh")
+            .0,
+        None,
+        "{name}: a deferred load does not give an entry past its absolute expiration"
     );
     assert_eq!(
         store.load(&absolute, now()).await.expect("load"),

@@ -130,6 +130,33 @@ pub trait SessionStore: Send + Sync + Debug {
     /// Restarts the sliding expiration of `key`, if it exists.
     async fn refresh(&self, key: &str, now: OffsetDateTime) -> Result<(), StoreError>;
 
+    /// Reads the entry of `key` like [`load`](Self::load), but may leave restarting its
+    /// sliding expiration to the caller: `(entry, false)` says it was not restarted, and
+    /// the caller then restarts it before its request ends, with [`save`](Self::save) (which
+    /// sets the entry's lifetime) or [`refresh_loaded`](Self::refresh_loaded). The session
+    /// layer loads through this, so a request that saves restarts the expiration once, in
+    /// its save. The default is [`load`](Self::load) (`true`: restarted).
+    async fn load_deferring_refresh(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Option<SessionEntry>, bool), StoreError> {
+        Ok((self.load(key, now).await?, true))
+    }
+
+    /// Restarts the sliding expiration of `key`, whose entry `loaded` was just read by
+    /// [`load_deferring_refresh`](Self::load_deferring_refresh). The default is
+    /// [`refresh`](Self::refresh).
+    async fn refresh_loaded(
+        &self,
+        key: &str,
+        loaded: &SessionEntry,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let _ = loaded;
+        self.refresh(key, now).await
+    }
+
     /// Deletes `key` (no error when it does not exist).
     async fn remove(&self, key: &str) -> Result<(), StoreError>;
 

@@ -324,6 +324,58 @@ impl SessionStore for RedisSessionStore {
         self.load_or_refresh(key, now, false).await.map(|_| ())
     }
 
+    /// A plain `HMGET` (ASP.NET's own read; no script, which costs Redis several times
+    /// more); the expiry is left to the commit's save or [`refresh_loaded`](Self::refresh_loaded).
+    async fn load_deferring_refresh(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Option<SessionEntry>, bool), StoreError> {
+        let fields: Vec<Value> = redis::cmd("HMGET")
+            .arg(self.redis_key(key))
+            .arg("absexp")
+            .arg("sldexp")
+            .arg("data")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| self.error("loading a session", e))?;
+        let [absexp, sldexp, data]: [Value; 3] = fields
+            .try_into()
+            .map_err(|_| self.corrupt("unexpected reply to HMGET"))?;
+        if matches!(data, Value::Nil) {
+            return Ok((None, false));
+        }
+        let entry = self.entry(&absexp, &sldexp, data)?;
+        // Redis expires entries itself; this only covers the moments before it does.
+        if entry.absolute_expiration.is_some_and(|at| at <= now) {
+            return Ok((None, false));
+        }
+        Ok((Some(entry), false))
+    }
+
+    /// `PEXPIRE` to the shorter of the loaded entry's sliding expiration and the time left
+    /// before its absolute one, as the load script does (nothing without a sliding one).
+    async fn refresh_loaded(
+        &self,
+        key: &str,
+        loaded: &SessionEntry,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if loaded.sliding_expiration.is_none() {
+            return Ok(());
+        }
+        let Some(ttl) = loaded.time_to_live(now) else {
+            return Ok(());
+        };
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        redis::cmd("PEXPIRE")
+            .arg(self.redis_key(key))
+            .arg(ms)
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(|e| self.error("refreshing a session", e))
+    }
+
     async fn remove(&self, key: &str) -> Result<(), StoreError> {
         redis::cmd("DEL")
             .arg(self.redis_key(key))
