@@ -11,14 +11,26 @@ use crate::algorithm::{EncryptionAlgorithm, ValidationAlgorithm};
 
 pub(super) const BLOCK_LEN: usize = 16;
 
+/// The length of `iv || ciphertext || tag` for a plaintext of `len` bytes (PKCS#7 always
+/// adds 1 to 16 bytes).
+pub(super) fn payload_len(len: usize, validation: ValidationAlgorithm) -> usize {
+    BLOCK_LEN + padded_len(len) + validation.digest_len()
+}
+
+fn padded_len(len: usize) -> usize {
+    (len / BLOCK_LEN + 1) * BLOCK_LEN
+}
+
+/// Encrypts `plaintext` straight into `body` (`ciphertext || tag`, exactly
+/// `payload_len - BLOCK_LEN` long) with the subkeys `derive` fills; the tag covers
+/// `iv || ciphertext`.
 pub(super) fn encrypt(
     encryption: EncryptionAlgorithm,
     validation: ValidationAlgorithm,
     derive: impl Fn(&mut [u8]),
-    key_modifier: &[u8],
     iv: &[u8; BLOCK_LEN],
     plaintext: &[u8],
-    out: &mut Vec<u8>,
+    body: &mut [u8],
 ) {
     let key_len = encryption.key_len();
     let mac_len = validation.digest_len();
@@ -27,18 +39,10 @@ pub(super) fn encrypt(
     derive(keys);
     let (enc_key, mac_key) = keys.split_at(key_len);
 
-    let padded_len = (plaintext.len() / BLOCK_LEN + 1) * BLOCK_LEN;
-    out.reserve(key_modifier.len() + BLOCK_LEN + padded_len + mac_len);
-    out.extend_from_slice(key_modifier);
-    let iv_at = out.len();
-    out.extend_from_slice(iv);
-    let ct_at = out.len();
-    out.extend_from_slice(plaintext);
-    out.resize(ct_at + padded_len, 0);
-    cbc_encrypt(key_len, enc_key, iv, &mut out[ct_at..], plaintext.len());
-    let mut tag = [0u8; 64];
-    let tag_len = mac_into(validation, mac_key, &out[iv_at..], &mut tag);
-    out.extend_from_slice(&tag[..tag_len]);
+    let (ciphertext, tag_out) = body.split_at_mut(padded_len(plaintext.len()));
+    ciphertext[..plaintext.len()].copy_from_slice(plaintext);
+    cbc_encrypt(key_len, enc_key, iv, ciphertext, plaintext.len());
+    mac_parts_into(validation, mac_key, &[iv, ciphertext], tag_out);
 }
 
 pub(super) fn decrypt(
@@ -70,28 +74,23 @@ pub(super) fn decrypt(
 
 /// HMAC of `message` with the validation algorithm.
 pub(super) fn mac(validation: ValidationAlgorithm, key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut tag = [0u8; 64];
-    let len = mac_into(validation, key, message, &mut tag);
-    tag[..len].to_vec()
+    let mut tag = vec![0u8; validation.digest_len()];
+    mac_parts_into(validation, key, &[message], &mut tag);
+    tag
 }
 
-/// HMAC of `message` into the start of `out`; returns the tag's length.
-fn mac_into(
-    validation: ValidationAlgorithm,
-    key: &[u8],
-    message: &[u8],
-    out: &mut [u8; 64],
-) -> usize {
-    fn run<M: Mac + KeyInit>(key: &[u8], message: &[u8], out: &mut [u8]) -> usize {
+/// HMAC of the concatenated `parts` into `out`, which is the tag's length.
+fn mac_parts_into(validation: ValidationAlgorithm, key: &[u8], parts: &[&[u8]], out: &mut [u8]) {
+    fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]], out: &mut [u8]) {
         let mut m = <M as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length");
-        m.update(message);
-        let tag = m.finalize().into_bytes();
-        out[..tag.len()].copy_from_slice(&tag);
-        tag.len()
+        for part in parts {
+            m.update(part);
+        }
+        out.copy_from_slice(&m.finalize().into_bytes());
     }
     match validation {
-        ValidationAlgorithm::HmacSha256 => run::<Hmac<Sha256>>(key, message, out),
-        ValidationAlgorithm::HmacSha512 => run::<Hmac<Sha512>>(key, message, out),
+        ValidationAlgorithm::HmacSha256 => run::<Hmac<Sha256>>(key, parts, out),
+        ValidationAlgorithm::HmacSha512 => run::<Hmac<Sha512>>(key, parts, out),
     }
 }
 

@@ -2,6 +2,7 @@
 //! through the key derivation; GCM itself is given no associated data, as in ASP.NET Core.
 
 use aes_gcm::aead::consts::U12;
+use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::{AeadInOut, AesGcm, KeyInit};
 use zeroize::Zeroizing;
 
@@ -14,27 +15,30 @@ pub(super) const TAG_LEN: usize = 16;
 /// AES-192-GCM (aes-gcm names only the 128 and 256 variants).
 pub(super) type Aes192Gcm = AesGcm<aes::Aes192, U12>;
 
+/// The length of `nonce || ciphertext || tag` for a plaintext of `len` bytes.
+pub(super) fn payload_len(len: usize) -> usize {
+    NONCE_LEN + len + TAG_LEN
+}
+
+/// Encrypts `plaintext` straight into `body` (`ciphertext || tag`, exactly
+/// `plaintext.len() + TAG_LEN` long), with the subkey `derive` fills.
 pub(super) fn encrypt(
     encryption: EncryptionAlgorithm,
     derive: impl Fn(&mut [u8]),
-    key_modifier: &[u8],
     nonce: &[u8; NONCE_LEN],
     plaintext: &[u8],
-    out: &mut Vec<u8>,
+    body: &mut [u8],
 ) {
     let mut key = Zeroizing::new([0u8; 32]);
     let key = &mut key[..encryption.key_len()];
     derive(key);
-    out.reserve(key_modifier.len() + NONCE_LEN + plaintext.len() + TAG_LEN);
-    out.extend_from_slice(key_modifier);
-    out.extend_from_slice(nonce);
-    let ct_at = out.len();
-    out.extend_from_slice(plaintext);
+    let (ciphertext, tag_out) = body.split_at_mut(plaintext.len());
+    let buffer = InOutBuf::new(plaintext, ciphertext).expect("the body is sized for the plaintext");
     macro_rules! seal {
         ($ty:ty) => {
             <$ty>::new_from_slice(key)
                 .expect("key length matches the algorithm")
-                .encrypt_inout_detached(nonce.into(), &[], (&mut out[ct_at..]).into())
+                .encrypt_inout_detached(nonce.into(), &[], buffer)
                 .expect("message within GCM limits")
         };
     }
@@ -43,7 +47,7 @@ pub(super) fn encrypt(
         24 => seal!(Aes192Gcm),
         _ => seal!(aes_gcm::Aes256Gcm),
     };
-    out.extend_from_slice(&tag);
+    tag_out.copy_from_slice(&tag);
 }
 
 pub(super) fn decrypt(
@@ -61,12 +65,14 @@ pub(super) fn decrypt(
     let mut key = Zeroizing::new([0u8; 32]);
     let key = &mut key[..encryption.key_len()];
     derive(key);
-    let mut buf = ciphertext.to_vec();
+    // Decrypted straight from the payload into the result (only once the tag checks out).
+    let mut buf = crate::payload::zeroed(ciphertext.len());
+    let buffer = InOutBuf::new(ciphertext, &mut buf).map_err(|_| DecryptError::BadLength)?;
     macro_rules! open {
         ($ty:ty) => {
             <$ty>::new_from_slice(key)
                 .expect("key length matches the algorithm")
-                .decrypt_inout_detached(nonce.into(), &[], (&mut buf[..]).into(), tag.into())
+                .decrypt_inout_detached(nonce.into(), &[], buffer, tag.into())
         };
     }
     let result = match key.len() {

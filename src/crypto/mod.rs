@@ -62,6 +62,15 @@ impl Encryptor {
         a.ct_eq(&b).into()
     }
 
+    /// The length of the encryptor payload for a plaintext of `len` bytes.
+    pub(crate) fn payload_len(&self, len: usize) -> usize {
+        KEY_MODIFIER_LEN
+            + match self.algorithm.validation() {
+                Some(mac) => cbc::payload_len(len, mac),
+                None => gcm::payload_len(len),
+            }
+    }
+
     /// Appends the encryptor payload for `plaintext` to `out`.
     pub(crate) fn encrypt(
         &self,
@@ -70,35 +79,49 @@ impl Encryptor {
         random: &dyn RandomSource,
         out: &mut Vec<u8>,
     ) {
-        // One draw for the key modifier and the IV or nonce that follows it.
+        let at = out.len();
+        out.resize(at + self.payload_len(plaintext.len()), 0);
+        self.encrypt_into(aad, plaintext, random, &mut out[at..]);
+    }
+
+    /// Writes the encryptor payload for `plaintext` into `out`, which is exactly
+    /// [`payload_len`](Self::payload_len) long: the key modifier and the IV or nonce are
+    /// drawn straight into it, the ciphertext and tag written after them, no copy between.
+    pub(crate) fn encrypt_into(
+        &self,
+        aad: &[&[u8]],
+        plaintext: &[u8],
+        random: &dyn RandomSource,
+        out: &mut [u8],
+    ) {
+        debug_assert_eq!(out.len(), self.payload_len(plaintext.len()));
         let iv_len = match self.algorithm.validation() {
             Some(_) => cbc::BLOCK_LEN,
             None => gcm::NONCE_LEN,
         };
-        let mut fresh = [[0u8; KEY_MODIFIER_LEN]; 2];
-        random.fill(&mut fresh.as_flattened_mut()[..KEY_MODIFIER_LEN + iv_len]);
-        let [key_modifier, iv] = &fresh;
-        let derive = |out: &mut [u8]| {
-            self.kdf.derive(aad, self.context_header, key_modifier, out);
+        // One draw for the key modifier and the IV or nonce that follows it.
+        let (fresh, body) = out.split_at_mut(KEY_MODIFIER_LEN + iv_len);
+        random.fill(fresh);
+        let (key_modifier, iv) = fresh.split_at(KEY_MODIFIER_LEN);
+        let derive = |keys: &mut [u8]| {
+            self.kdf
+                .derive(aad, self.context_header, key_modifier, keys);
         };
         match self.algorithm.validation() {
             Some(mac) => cbc::encrypt(
                 self.algorithm.encryption(),
                 mac,
                 derive,
-                key_modifier,
-                iv,
+                iv.try_into().expect("the IV is one block"),
                 plaintext,
-                out,
+                body,
             ),
             None => gcm::encrypt(
                 self.algorithm.encryption(),
                 derive,
-                key_modifier,
-                iv.first_chunk()
-                    .expect("the IV block is longer than a nonce"),
+                iv.try_into().expect("the nonce is 12 bytes"),
                 plaintext,
-                out,
+                body,
             ),
         }
     }
