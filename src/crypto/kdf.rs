@@ -93,8 +93,17 @@ impl Kdf {
             let mut state = self.outer;
             compress512(&mut state, std::slice::from_ref(&block));
             block[..DIGEST_LEN].zeroize();
-            for (bytes, word) in chunk.chunks_mut(8).zip(state) {
-                bytes.copy_from_slice(&word.to_be_bytes()[..bytes.len()]);
+            // Whole words as fixed-size stores (no memcpy call per word); a partial last
+            // word only when the length is not a multiple of 8.
+            let whole = chunk.len() / 8;
+            let mut words = chunk.chunks_exact_mut(8);
+            for (bytes, word) in (&mut words).zip(state) {
+                bytes.copy_from_slice(&word.to_be_bytes());
+            }
+            let tail = words.into_remainder();
+            if !tail.is_empty() {
+                let word = state[whole];
+                tail.copy_from_slice(&word.to_be_bytes()[..tail.len()]);
             }
             state.zeroize();
         }
