@@ -81,10 +81,7 @@ pub(crate) fn encoded_len(len: usize) -> usize {
 
 /// The text of `bytes`.
 pub(crate) fn encode(alphabet: Alphabet, bytes: &[u8]) -> String {
-    // Not `vec![0; n]`: glibc's calloc skips its per-thread cache.
-    let len = encoded_len(bytes.len());
-    let mut out = Vec::with_capacity(len);
-    out.resize(len, 0);
+    let mut out = crate::payload::zeroed(encoded_len(bytes.len()));
     encode_to_slice(alphabet, bytes, &mut out);
     // Only alphabet characters were written, all ASCII: this never takes the fallback.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())

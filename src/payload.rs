@@ -29,6 +29,10 @@ pub(crate) fn write_header(key: KeyId, out: &mut [u8]) {
 
 /// A zeroed buffer of `len` bytes from `malloc` and a fill, not `vec![0; len]`: that is
 /// `calloc`, which glibc serves without its per-thread cache (about 200 instructions more).
+#[expect(
+    clippy::slow_vector_initialization,
+    reason = "vec![0; len] is calloc, measurably slower here (scripts/instructions.sh)"
+)]
 pub(crate) fn zeroed(len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     out.resize(len, 0);
