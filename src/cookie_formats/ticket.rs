@@ -91,8 +91,9 @@ impl From<TooLarge> for TicketError {
     }
 }
 
-/// A claim: type, value, and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A claim: type, value, and where it came from. `Debug` shows the value's length, not the
+/// value (claims carry personal data, and some apps keep tokens in them).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Claim {
     /// The claim type (a URI or a short name such as `sub`).
@@ -107,6 +108,23 @@ pub struct Claim {
     pub original_issuer: String,
     /// Extra properties, in order.
     pub properties: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let property_names: Vec<&str> = self.properties.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Claim")
+            .field("claim_type", &self.claim_type)
+            .field(
+                "value",
+                &format_args!("[{} chars]", self.value.chars().count()),
+            )
+            .field("value_type", &self.value_type)
+            .field("issuer", &self.issuer)
+            .field("original_issuer", &self.original_issuer)
+            .field("properties", &property_names)
+            .finish()
+    }
 }
 
 impl Claim {
@@ -777,6 +795,27 @@ mod tests {
         assert!(shown.contains(".Token.access_token"), "{shown}");
         assert!(shown.contains("Wed, 02 Jan 2030 03:04:05 GMT"), "{shown}");
         assert!(shown.contains(".persistent"), "{shown}");
+    }
+
+    #[test]
+    fn debug_never_shows_claim_values() {
+        let mut identity = ClaimsIdentity::new("Cookies");
+        identity
+            .claims
+            .push(Claim::new("email", "alice@example.com").with_property("src", "PROP-VALUE"));
+        identity
+            .claims
+            .push(Claim::new("access_token", "TOKEN-SECRET"));
+        let t = AuthenticationTicket::new("Cookies", identity);
+        let shown = format!("{t:?}");
+        for secret in ["alice@example.com", "TOKEN-SECRET", "PROP-VALUE"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("\"email\"") && shown.contains("[17 chars]"),
+            "{shown}"
+        );
+        assert!(shown.contains("\"src\""), "{shown}");
     }
 
     #[test]
