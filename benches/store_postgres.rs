@@ -24,7 +24,6 @@
 //! the end), the list and the directory hold the same 1,000 keys (AES-256-CBC +
 //! HMAC-SHA256, about 1 KB of XML each), created once at start-up.
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -35,7 +34,9 @@ use data_protection::repository::{
 #[path = "support/ring.rs"]
 mod ring;
 
-use ring::{RING_SIZE, delete_redis, env, fill_directory, fill_redis, make_keys, provider};
+use ring::{
+    RING_SIZE, delete_redis, env, fill_directory, fill_redis, load_and_refresh, make_keys, provider,
+};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -111,44 +112,15 @@ fn stores(c: &mut Criterion) {
     };
     let directory_repo = || DirectoryRepository::new(dir.path());
 
-    let mut load = c.benchmark_group("load-1000-keys");
-    load.bench_function("postgres", |b| {
-        b.iter(|| {
-            let dp = rt.block_on(provider(pg_repo()).build()).expect("load");
-            assert_eq!(dp.keys().len(), RING_SIZE);
-            black_box(dp)
-        });
-    });
-    load.bench_function("redis", |b| {
-        b.iter(|| {
-            let dp = rt.block_on(provider(redis_repo()).build()).expect("load");
-            assert_eq!(dp.keys().len(), RING_SIZE);
-            black_box(dp)
-        });
-    });
-    load.bench_function("directory", |b| {
-        b.iter(|| {
-            let dp = rt
-                .block_on(provider(directory_repo()).build())
-                .expect("load");
-            assert_eq!(dp.keys().len(), RING_SIZE);
-            black_box(dp)
-        });
-    });
-    load.finish();
-
-    let mut refresh = c.benchmark_group("refresh-unchanged-1000-keys");
-    for (backend, dp) in [
-        ("postgres", rt.block_on(provider(pg_repo()).build())),
-        ("redis", rt.block_on(provider(redis_repo()).build())),
-        ("directory", rt.block_on(provider(directory_repo()).build())),
-    ] {
-        let dp = dp.expect("load");
-        refresh.bench_function(backend, |b| {
-            b.iter(|| rt.block_on(dp.refresh()).expect("refresh"));
-        });
-    }
-    refresh.finish();
+    load_and_refresh(
+        c,
+        &rt,
+        &[
+            ("postgres", &|| provider(pg_repo())),
+            ("redis", &|| provider(redis_repo())),
+            ("directory", &|| provider(directory_repo())),
+        ],
+    );
 
     rt.block_on(drop_schema(&pg_url, &name));
     rt.block_on(delete_redis(&redis_url, &name));

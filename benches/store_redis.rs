@@ -14,7 +14,6 @@
 //! The list and the directory hold the same 1,000 keys (AES-256-CBC + HMAC-SHA256, about
 //! 1 KB of XML each), created once at start-up (the setup time is printed).
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -23,7 +22,9 @@ use data_protection::repository::{DirectoryRepository, RedisRepository};
 #[path = "support/ring.rs"]
 mod ring;
 
-use ring::{RING_SIZE, delete_redis, env, fill_directory, fill_redis, make_keys, provider};
+use ring::{
+    RING_SIZE, delete_redis, env, fill_directory, fill_redis, load_and_refresh, make_keys, provider,
+};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -54,36 +55,14 @@ fn stores(c: &mut Criterion) {
     };
     let directory_repo = || DirectoryRepository::new(dir.path());
 
-    let mut load = c.benchmark_group("load-1000-keys");
-    load.bench_function("redis", |b| {
-        b.iter(|| {
-            let dp = rt.block_on(provider(redis_repo()).build()).expect("load");
-            assert_eq!(dp.keys().len(), RING_SIZE);
-            black_box(dp)
-        });
-    });
-    load.bench_function("directory", |b| {
-        b.iter(|| {
-            let dp = rt
-                .block_on(provider(directory_repo()).build())
-                .expect("load");
-            assert_eq!(dp.keys().len(), RING_SIZE);
-            black_box(dp)
-        });
-    });
-    load.finish();
-
-    let mut refresh = c.benchmark_group("refresh-unchanged-1000-keys");
-    for (name, dp) in [
-        ("redis", rt.block_on(provider(redis_repo()).build())),
-        ("directory", rt.block_on(provider(directory_repo()).build())),
-    ] {
-        let dp = dp.expect("load");
-        refresh.bench_function(name, |b| {
-            b.iter(|| rt.block_on(dp.refresh()).expect("refresh"));
-        });
-    }
-    refresh.finish();
+    load_and_refresh(
+        c,
+        &rt,
+        &[
+            ("redis", &|| provider(redis_repo())),
+            ("directory", &|| provider(directory_repo())),
+        ],
+    );
 
     rt.block_on(delete_redis(&url, &list));
 }

@@ -1,7 +1,11 @@
 //! A ring of 1,000 keys for the store benchmarks, and its copies in a Redis list and a key
-//! directory. Shared by `store_redis` and `store_postgres` (`#[path]`-included, not a target).
+//! directory, and the two benchmark groups run on each store. Shared by `store_redis` and
+//! `store_postgres` (`#[path]`-included, not a target).
 
+use std::hint::black_box;
 use std::sync::Arc;
+
+use criterion::Criterion;
 
 use data_protection::repository::{DirectoryRepository, MemoryRepository, XmlRepository};
 use data_protection::xml::XmlElement;
@@ -104,4 +108,38 @@ pub(crate) fn provider(repo: impl XmlRepository + 'static) -> DataProtectionBuil
         .persist_keys_to(repo)
         .background_refresh(false)
         .disable_automatic_key_generation()
+}
+
+/// A store to measure: its name in the groups, and a fresh provider builder on a fresh
+/// repository of it.
+pub(crate) type Store<'a> = (&'static str, &'a dyn Fn() -> DataProtectionBuilder);
+
+/// The groups `load-1000-keys/{store}` (build a provider on a fresh repository: connect,
+/// read and parse the whole ring) and `refresh-unchanged-1000-keys/{store}` (refresh a built
+/// provider when nothing changed).
+pub(crate) fn load_and_refresh(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    stores: &[Store<'_>],
+) {
+    let mut load = c.benchmark_group("load-1000-keys");
+    for (name, builder) in stores {
+        load.bench_function(*name, |b| {
+            b.iter(|| {
+                let dp = rt.block_on(builder().build()).expect("load");
+                assert_eq!(dp.keys().len(), RING_SIZE);
+                black_box(dp)
+            });
+        });
+    }
+    load.finish();
+
+    let mut refresh = c.benchmark_group("refresh-unchanged-1000-keys");
+    for (name, builder) in stores {
+        let dp = rt.block_on(builder().build()).expect("load");
+        refresh.bench_function(*name, |b| {
+            b.iter(|| rt.block_on(dp.refresh()).expect("refresh"));
+        });
+    }
+    refresh.finish();
 }

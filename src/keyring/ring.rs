@@ -156,7 +156,8 @@ impl KeyRing {
         )
     }
 
-    /// Whether the resolved default may have changed by `now`; `now` is in nanoseconds since the Unix epoch ([`Clock::unix_nanos`]).
+    /// Whether the resolved default may have changed by `now`, in nanoseconds since the Unix
+    /// epoch ([`Clock::unix_nanos`]).
     ///
     /// [`Clock::unix_nanos`]: crate::clock::Clock::unix_nanos
     pub(crate) fn is_stale_at_nanos(&self, now: i128) -> bool {
