@@ -213,8 +213,10 @@ async fn main() -> Result<(), Error> {
     println!(
         "counter handler, {users} users, {seconds} s per run, {rounds} alternating rounds, {server}"
     );
-    println!("| round | layer | requests/s | p50 ms | p99 ms | errors | wrong counts |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| round | layer | requests/s | p50 ms | p99 ms | CPU µs/request: bench process, store server | errors | wrong counts |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut results: Vec<Vec<Figures>> = layers.iter().map(|_| Vec::new()).collect();
     for round in 1..=rounds {
         // Rotate which layer goes first, so drifting machine load hits all alike.
@@ -223,22 +225,26 @@ async fn main() -> Result<(), Error> {
             let (name, addr) = &layers[i];
             let f = load(*addr, users, seconds).await;
             println!(
-                "| {round} | {name} | {:.0} | {:.2} | {:.2} | {} | {} |",
-                f.rps, f.p50_ms, f.p99_ms, f.errors, f.wrong
+                "| {round} | {name} | {:.0} | {:.2} | {:.2} | {:.1}, {:.1} | {} | {} |",
+                f.rps, f.p50_ms, f.p99_ms, f.own_cpu_us, f.store_cpu_us, f.errors, f.wrong
             );
             results[i].push(f);
         }
     }
     println!();
-    println!("| layer (median of {rounds} runs) | requests/s | p50 ms | p99 ms |");
-    println!("|---|---|---|---|");
+    println!(
+        "| layer (median of {rounds} runs) | requests/s | p50 ms | p99 ms | CPU µs/request: bench process, store server |"
+    );
+    println!("|---|---|---|---|---|");
     for ((name, _), runs) in layers.iter().zip(&results) {
         let of = |f: fn(&Figures) -> f64| median(runs.iter().map(f).collect());
         println!(
-            "| {name} | {:.0} | {:.2} | {:.2} |",
+            "| {name} | {:.0} | {:.2} | {:.2} | {:.1}, {:.1} |",
             of(|f| f.rps),
             of(|f| f.p50_ms),
-            of(|f| f.p99_ms)
+            of(|f| f.p99_ms),
+            of(|f| f.own_cpu_us),
+            of(|f| f.store_cpu_us)
         );
     }
     // The figure the issue asks for: the median over rounds of ours / peer in that round.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use data_protection::session::store::conformance;
 use data_protection::session::{
-    Expected, RedisSessionStore, SessionData, SessionEntry, SessionLayer, SessionStore,
+    Expected, RedisSessionStore, SaveOutcome, SessionData, SessionEntry, SessionLayer, SessionStore,
 };
 use data_protection::{DataProtection, ManualClock};
 use redis::AsyncCommands;
@@ -308,4 +308,54 @@ async fn every_request_restarts_the_sliding_expiration_at_its_commit() {
     }
     assert_eq!(b.text("/get/name").await, "bob");
     let _: () = con.del(&key).await.unwrap();
+}
+
+/// The store sends scripts by hash; a server that forgot them (restart, `SCRIPT FLUSH`)
+/// gets the code instead, and every script keeps its meaning.
+#[tokio::test]
+async fn scripts_still_run_after_the_server_forgets_them() {
+    let (store, _instance) = store("noscript").await;
+    let now = OffsetDateTime::now_utc();
+    let entry = |data: Vec<u8>| SessionEntry::new(data, None, Some(Duration::from_secs(600)));
+    let small = entry(b"first".to_vec());
+    let large = entry(vec![7u8; 4000]); // compared by SHA-1
+    for (key, first) in [("noscript-small", &small), ("noscript-large", &large)] {
+        let mut con = raw().await;
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let saved = store.save(key, first, Expected::Absent, now).await.unwrap();
+        assert!(matches!(saved, SaveOutcome::Saved), "{key}");
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let wrong = store
+            .save(key, &entry(b"x".to_vec()), Expected::Data(b"not it"), now)
+            .await
+            .unwrap();
+        match wrong {
+            SaveOutcome::Conflict(Some(current)) => {
+                assert_eq!(current.data, first.data, "{key}")
+            }
+            other => panic!("{key}: expected a conflict with the stored entry, got {other:?}"),
+        }
+        let second = entry(b"second".to_vec());
+        let saved = store
+            .save(key, &second, Expected::Data(&first.data), now)
+            .await
+            .unwrap();
+        assert!(matches!(saved, SaveOutcome::Saved), "{key}");
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let loaded = store.load(key, now).await.unwrap().expect("the entry");
+        assert_eq!(loaded.data, b"second", "{key}");
+        store.remove(key).await.unwrap();
+    }
 }

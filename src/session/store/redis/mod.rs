@@ -9,9 +9,11 @@ mod scripts;
 use std::fmt;
 use std::time::Duration;
 
+use std::io::Write as _;
+
 use async_trait::async_trait;
-use redis::Value;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisWrite as _, ServerErrorKind, Value};
 use sha1::{Digest, Sha1};
 use time::OffsetDateTime;
 
@@ -190,6 +192,51 @@ impl RedisSessionStore {
         format!("{}{session_key}", self.instance_name)
     }
 
+    /// Appends the Redis key of a session as one argument, without an intermediate string.
+    fn push_key(&self, cmd: &mut Cmd, session_key: &str) {
+        let mut arg = cmd.writer_for_next_arg();
+        // Writes into a Vec cannot fail.
+        let _ = arg.write_all(self.instance_name.as_bytes());
+        let _ = arg.write_all(session_key.as_bytes());
+    }
+
+    /// A command on one session's key with room for `args` more arguments of `bytes`, so
+    /// that building it allocates its two buffers once.
+    fn command(&self, name: &str, session_key: &str, args: usize, bytes: usize) -> Cmd {
+        let key_len = self.instance_name.len() + session_key.len();
+        let mut cmd = Cmd::with_capacity(args + 2, name.len() + key_len + bytes);
+        cmd.arg(name);
+        self.push_key(&mut cmd, session_key);
+        cmd
+    }
+
+    /// Runs `script` on one session's key with the arguments `args` writes: `EVALSHA`, and
+    /// `EVAL` when the server does not have the script cached (a restart, `SCRIPT FLUSH`).
+    async fn run_script<T: FromRedisValue>(
+        &self,
+        script: &scripts::Lua,
+        session_key: &str,
+        (count, bytes): (usize, usize),
+        args: impl Fn(&mut Cmd),
+        context: &str,
+    ) -> Result<T, StoreError> {
+        let build = |by_code| {
+            let key_len = self.instance_name.len() + session_key.len();
+            let mut cmd = script.command(by_code, count + 1, bytes + key_len);
+            self.push_key(&mut cmd, session_key);
+            args(&mut cmd);
+            cmd
+        };
+        let mut conn = self.conn.clone();
+        match build(false).query_async(&mut conn).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                build(true).query_async(&mut conn).await
+            }
+            other => other,
+        }
+        .map_err(|e| self.error(context, e))
+    }
+
     fn error(&self, context: &str, e: redis::RedisError) -> StoreError {
         store_error(&self.describe, context, e)
     }
@@ -242,13 +289,12 @@ impl RedisSessionStore {
         now: OffsetDateTime,
         fetch: bool,
     ) -> Result<Option<SessionEntry>, StoreError> {
-        let reply: Value = scripts::LOAD
-            .key(self.redis_key(key))
-            .arg(to_ticks(now))
-            .arg(if fetch { "1" } else { "0" })
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(|e| self.error("loading a session", e))?;
+        let args = |cmd: &mut Cmd| {
+            cmd.arg(to_ticks(now)).arg(if fetch { "1" } else { "0" });
+        };
+        let reply: Value = self
+            .run_script(&scripts::LOAD, key, (2, 24), args, "loading a session")
+            .await?;
         match reply {
             Value::Array(fields) if fetch => {
                 let [absexp, sldexp, data]: [Value; 3] = fields
@@ -264,11 +310,15 @@ impl RedisSessionStore {
 /// Expected data up to this size is sent and compared in full; larger by SHA-1 digest.
 const COMPARE_IN_FULL: usize = 1024;
 
-fn sha1_hex(data: &[u8]) -> String {
-    Sha1::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// The SHA-1 of `data` in lowercase hex, as Lua's `redis.sha1hex` gives it.
+fn sha1_hex(data: &[u8]) -> [u8; 40] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 40];
+    for (i, b) in Sha1::digest(data).iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 15)];
+    }
+    out
 }
 
 #[async_trait]
@@ -289,26 +339,31 @@ impl SessionStore for RedisSessionStore {
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
         // Small sessions are compared byte for byte; large ones by digest, to send less.
-        let (mode, expected): (&str, Vec<u8>) = match expected {
-            Expected::Absent => ("absent", Vec::new()),
-            Expected::Data(d) if d.len() <= COMPARE_IN_FULL => ("data", d.to_vec()),
-            Expected::Data(d) => ("sha1", sha1_hex(d).into_bytes()),
+        let digest;
+        let (mode, expected): (&str, &[u8]) = match expected {
+            Expected::Absent => ("absent", &[]),
+            Expected::Data(d) if d.len() <= COMPARE_IN_FULL => ("data", d),
+            Expected::Data(d) => {
+                digest = sha1_hex(d);
+                ("sha1", &digest)
+            }
         };
         let ticks = |t: Option<i64>| t.unwrap_or(-1);
         let ttl_ms = entry.time_to_live(now).map_or(-1, |ttl| {
             i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
         });
-        let reply: Vec<Value> = scripts::SAVE
-            .key(self.redis_key(key))
-            .arg(mode)
-            .arg(ticks(entry.absolute_expiration.map(to_ticks)))
-            .arg(ticks(entry.sliding_expiration.map(duration_ticks)))
-            .arg(entry.data.as_slice())
-            .arg(ttl_ms)
-            .arg(expected)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(|e| self.error("saving a session", e))?;
+        let args = |cmd: &mut Cmd| {
+            cmd.arg(mode)
+                .arg(ticks(entry.absolute_expiration.map(to_ticks)))
+                .arg(ticks(entry.sliding_expiration.map(duration_ticks)))
+                .arg(entry.data.as_slice())
+                .arg(ttl_ms)
+                .arg(expected);
+        };
+        let size = (6, 80 + entry.data.len() + expected.len());
+        let reply: Vec<Value> = self
+            .run_script(&scripts::SAVE, key, size, args, "saving a session")
+            .await?;
         let mut reply = reply.into_iter();
         match (reply.next(), reply.next(), reply.next(), reply.next()) {
             (Some(Value::Int(1)), ..) => Ok(SaveOutcome::Saved),
@@ -331,8 +386,8 @@ impl SessionStore for RedisSessionStore {
         key: &str,
         now: OffsetDateTime,
     ) -> Result<(Option<SessionEntry>, bool), StoreError> {
-        let fields: Vec<Value> = redis::cmd("HMGET")
-            .arg(self.redis_key(key))
+        let fields: Vec<Value> = self
+            .command("HMGET", key, 3, 16)
             .arg("absexp")
             .arg("sldexp")
             .arg("data")
@@ -368,8 +423,7 @@ impl SessionStore for RedisSessionStore {
             return Ok(());
         };
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        redis::cmd("PEXPIRE")
-            .arg(self.redis_key(key))
+        self.command("PEXPIRE", key, 1, 20)
             .arg(ms)
             .query_async::<()>(&mut self.conn.clone())
             .await
@@ -377,8 +431,7 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn remove(&self, key: &str) -> Result<(), StoreError> {
-        redis::cmd("DEL")
-            .arg(self.redis_key(key))
+        self.command("DEL", key, 0, 0)
             .query_async::<()>(&mut self.conn.clone())
             .await
             .map_err(|e| self.error("deleting a session", e))
