@@ -1,6 +1,7 @@
 //! The end of a request: saving the session with a compare-and-swap, re-applying this
 //! request's changes on top of concurrent ones; or only refreshing its expiry.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::data::SessionData;
@@ -224,8 +225,8 @@ impl Session {
             return Err(CommitError::Unavailable(e.clone()));
         }
         let (mut expected, base) = match self.inner.loaded.get() {
-            Some(Loaded::Stored(entry, data)) => (Some(entry.clone()), data.clone()),
-            Some(Loaded::Fresh(data)) => (None, data.clone()),
+            Some(Loaded::Stored(entry, data)) => (Some(Cow::Borrowed(entry)), Cow::Borrowed(data)),
+            Some(Loaded::Fresh(data)) => (None, Cow::Borrowed(data)),
             _ => unreachable!("loaded above"),
         };
         // The key may have changed while loading (expired session).
@@ -272,8 +273,8 @@ impl Session {
     async fn save_with_retries(
         &self,
         key: &str,
-        mut expected: Option<SessionEntry>,
-        mut base: SessionData,
+        mut expected: Option<Cow<'_, SessionEntry>>,
+        mut base: Cow<'_, SessionData>,
         changes: &Changes,
     ) -> Result<bool, CommitError> {
         let shared = &self.inner.shared;
@@ -295,15 +296,13 @@ impl Session {
                 && let Ok(data) = SessionData::decode(&last.data)
             {
                 count_overwrites(shared, changes, &base, &data);
-                base = data;
-                expected = Some(last);
+                base = Cow::Owned(data);
+                expected = Some(Cow::Owned(last));
             }
         }
         let mut retries = 0u32;
         loop {
-            let mut data = base.clone();
-            changes.apply(&mut data);
-            let blob = data.encode()?;
+            let blob = changes.encode_onto(&base)?;
             if expected.as_ref().is_some_and(|e| e.data == blob) {
                 return Ok(false);
             }
@@ -358,8 +357,8 @@ impl Session {
                     count_overwrites(shared, changes, &base, &next);
                     // Retry at once with what is stored now: a pause would only let the
                     // other writers move on and make this state stale again.
-                    base = next;
-                    expected = current;
+                    base = Cow::Owned(next);
+                    expected = current.map(Cow::Owned);
                 }
             }
         }

@@ -140,27 +140,12 @@ impl SessionData {
     /// # Errors
     /// A key, a value or the entry count exceeds the format's limits.
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
-        if self.entries.len() > MAX_ENTRIES {
-            return Err(EncodeError::TooManyEntries);
-        }
-        let size: usize = self
+        let size = self
             .entries
             .iter()
             .map(|(k, v)| 6 + k.len() + v.len())
             .sum();
-        let mut out = Vec::with_capacity(4 + ID_LEN + size);
-        out.push(SERIALIZATION_REVISION);
-        out.extend_from_slice(&(self.entries.len() as u32).to_be_bytes()[1..]);
-        out.extend_from_slice(&self.id);
-        for (k, v) in &self.entries {
-            let key_len = u16::try_from(k.len()).map_err(|_| EncodeError::KeyTooLong)?;
-            let value_len = i32::try_from(v.len()).map_err(|_| EncodeError::ValueTooLong)?;
-            out.extend_from_slice(&key_len.to_be_bytes());
-            out.extend_from_slice(k.as_bytes());
-            out.extend_from_slice(&value_len.to_be_bytes());
-            out.extend_from_slice(v);
-        }
-        Ok(out)
+        encode_entries(&self.id, self.entries(), size)
     }
 
     /// Reads a blob. Later duplicates of a key replace earlier ones, as in ASP.NET.
@@ -197,6 +182,34 @@ impl SessionData {
         }
         Ok(data)
     }
+}
+
+/// The blob of a session with this id and these entries (keys unique), with room reserved
+/// for `size_hint` bytes of keys and values.
+pub(crate) fn encode_entries<'a>(
+    id: &[u8; ID_LEN],
+    entries: impl Iterator<Item = (&'a str, &'a [u8])>,
+    size_hint: usize,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(4 + ID_LEN + size_hint);
+    out.push(SERIALIZATION_REVISION);
+    out.extend_from_slice(&[0; 3]); // the count, written at the end
+    out.extend_from_slice(id);
+    let mut count = 0usize;
+    for (k, v) in entries {
+        let key_len = u16::try_from(k.len()).map_err(|_| EncodeError::KeyTooLong)?;
+        let value_len = i32::try_from(v.len()).map_err(|_| EncodeError::ValueTooLong)?;
+        count += 1;
+        if count > MAX_ENTRIES {
+            return Err(EncodeError::TooManyEntries);
+        }
+        out.extend_from_slice(&key_len.to_be_bytes());
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(&value_len.to_be_bytes());
+        out.extend_from_slice(v);
+    }
+    out[1..4].copy_from_slice(&(count as u32).to_be_bytes()[1..]);
+    Ok(out)
 }
 
 struct Reader<'a>(&'a [u8]);

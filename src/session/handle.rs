@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
-use super::data::{ID_LEN, SessionData};
+use super::data::{EncodeError, ID_LEN, SessionData, encode_entries};
 use super::shared::Shared;
 use super::stats::Event;
 use super::store::SessionEntry;
@@ -129,6 +129,34 @@ impl Changes {
 
     pub(crate) fn is_empty(&self) -> bool {
         !self.cleared && self.ops.is_empty()
+    }
+
+    /// The blob of `base` with these changes applied: what [`apply`](Self::apply) then
+    /// [`SessionData::encode`] give, without copying the session.
+    pub(crate) fn encode_onto(&self, base: &SessionData) -> Result<Vec<u8>, EncodeError> {
+        // Stored entries keep their places (a cleared session keeps none); new keys follow
+        // in the order this request first wrote them.
+        let kept = base
+            .entries()
+            .filter(|_| !self.cleared)
+            .filter_map(|(k, v)| match self.get(k) {
+                Some(new) => new.map(|new| (k, new)),
+                None => Some((k, v)),
+            });
+        let added = self.ops.iter().filter_map(|(k, v)| {
+            let v = v.as_deref()?;
+            (self.cleared || base.get(k).is_none()).then_some((k.as_str(), v))
+        });
+        let size = base
+            .entries()
+            .map(|(k, v)| 6 + k.len() + v.len())
+            .sum::<usize>()
+            + self
+                .ops
+                .iter()
+                .map(|(k, v)| 6 + k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>();
+        encode_entries(&base.id_bytes(), kept.chain(added), size)
     }
 
     pub(crate) fn apply(&self, data: &mut SessionData) {
@@ -469,5 +497,48 @@ mod tests {
         c.apply(&mut d);
         assert_eq!(d.keys().collect::<Vec<_>>(), ["after"]);
         assert_eq!(d.id_bytes(), [0; ID_LEN], "the id survives a clear");
+    }
+
+    /// `encode_onto` writes exactly what applying the changes and encoding would, for
+    /// every mix of kept, replaced, removed, new and cleared keys.
+    #[test]
+    fn encoding_changes_onto_a_session_equals_applying_then_encoding() {
+        let mut base = SessionData::new([9; ID_LEN]);
+        for (k, v) in [("a", 1u8), ("b", 2), ("c", 3), ("d", 4)] {
+            base.set(k, vec![v; usize::from(v)]);
+        }
+        let ops: [(&str, Option<Vec<u8>>); 6] = [
+            ("c", Some(vec![30])),
+            ("x", Some(vec![])),
+            ("a", None),
+            ("y", Some(vec![7; 300])),
+            ("z", None),
+            ("x", Some(vec![8])),
+        ];
+        for cleared in [false, true] {
+            for n in 0..=ops.len() {
+                for start in 0..ops.len() {
+                    let mut c = Changes {
+                        cleared,
+                        ..Changes::default()
+                    };
+                    for (k, v) in ops.iter().cycle().skip(start).take(n) {
+                        c.record(k, v.clone());
+                    }
+                    let mut applied = base.clone();
+                    c.apply(&mut applied);
+                    assert_eq!(
+                        c.encode_onto(&base).unwrap(),
+                        applied.encode().unwrap(),
+                        "cleared {cleared}, {n} ops from {start}"
+                    );
+                }
+            }
+        }
+        let empty = SessionData::new([1; ID_LEN]);
+        assert_eq!(
+            Changes::default().encode_onto(&empty).unwrap(),
+            empty.encode().unwrap()
+        );
     }
 }

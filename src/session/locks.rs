@@ -32,13 +32,13 @@ pub(crate) struct KeyedLocks {
 /// Holds the lock of one key.
 pub(crate) struct KeyGuard<'a> {
     locks: &'a KeyedLocks,
-    key: String,
+    key: &'a str,
     slot: Slot,
     guard: Option<OwnedMutexGuard<Handoff>>,
 }
 
 impl KeyedLocks {
-    pub(crate) async fn lock(&self, key: &str) -> KeyGuard<'_> {
+    pub(crate) async fn lock<'a>(&'a self, key: &'a str) -> KeyGuard<'a> {
         let slot = {
             let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(key.to_owned()).or_default().clone()
@@ -46,7 +46,7 @@ impl KeyedLocks {
         let guard = slot.clone().lock_owned().await;
         KeyGuard {
             locks: self,
-            key: key.to_owned(),
+            key,
             slot,
             guard: Some(guard),
         }
@@ -72,7 +72,7 @@ impl Drop for KeyGuard<'_> {
         // Only the map and this guard hold the slot: nobody waits, forget the key. Clones
         // are taken under the map lock, so the count cannot grow while we look.
         if Arc::strong_count(&self.slot) == 2 {
-            map.remove(&self.key);
+            map.remove(self.key);
         }
     }
 }
