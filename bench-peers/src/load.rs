@@ -125,7 +125,12 @@ fn cpu_seconds(names: &[&str]) -> f64 {
     let mut ticks = 0u64;
     for entry in dir.flatten() {
         // Only the numeric entries: "self" and "thread-self" would count this process twice.
-        if !entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
             continue;
         }
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {

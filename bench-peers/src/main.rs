@@ -211,12 +211,17 @@ async fn main() -> Result<(), Error> {
     };
 
     println!(
-        "counter handler, {users} users, {seconds} s per run, {rounds} alternating rounds, {server}"
+        "counter handler, {users} users, {seconds} s per run, {rounds} alternating rounds after a warm-up of each layer, {server}"
     );
     println!(
         "| round | layer | requests/s | p50 ms | p99 ms | CPU µs/request: bench process, store server | errors | wrong counts |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    // Warm-up, not counted: the first seconds of a fresh process (allocator growth, the
+    // runtime's threads settling) would otherwise land on whichever layer goes first.
+    for (_, addr) in &layers {
+        load(*addr, users, seconds.div_ceil(2)).await;
+    }
     let mut results: Vec<Vec<Figures>> = layers.iter().map(|_| Vec::new()).collect();
     for round in 1..=rounds {
         // Rotate which layer goes first, so drifting machine load hits all alike.

@@ -96,58 +96,75 @@ async fn the_row_holds_the_distributed_session_blob_and_the_cache_columns() {
     );
     assert_eq!(row.get::<_, Option<f64>>(3), Some(1200.0));
     assert_eq!(row.get::<_, Option<OffsetDateTime>>(4), None);
-    let index = raw(&backends::env("PG_URL"))
+    // No index on the expiry, as in the PostgreSQL cache's table: saves stay HOT updates.
+    let indexes = raw(&backends::env("PG_URL"))
         .await
-        .query_one(
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'IX_SessionCache_ExpiresAtTime'",
+        .query(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'SessionCache'",
             &[&s],
         )
         .await
         .unwrap();
-    assert!(index.get::<_, String>(0).contains("(\"ExpiresAtTime\")"));
+    let [index] = &indexes[..] else {
+        panic!("one index, the primary key: {} found", indexes.len())
+    };
+    assert!(index.get::<_, String>(0).contains("(\"Id\")"));
     // Expired rows are never returned, even before the sweep deletes them.
     let later = now + Duration::from_secs(1201);
     assert_eq!(store.load("abc", later).await.unwrap(), None);
     drop_schema(&s).await;
 }
 
+/// The sweep passes over the table a few pages per statement (no index on the expiry: the
+/// table has none) and deletes exactly the expired rows, on pages spread over the table; a
+/// table that has the expiry index of earlier builds is swept too.
 #[tokio::test]
-async fn the_sweep_deletes_expired_rows_in_batches_and_keeps_live_ones() {
+async fn the_sweep_deletes_expired_rows_page_range_by_page_range_and_keeps_live_ones() {
     let s = schema();
     let start = OffsetDateTime::now_utc();
     let clock = Arc::new(ManualClock::new(start));
     let store = PostgresSessionStore::builder(backends::env("PG_URL"))
         .schema(&s)
         .sweep_interval(Some(Duration::from_millis(200)))
-        .sweep_batch(7)
+        .sweep_pages(2)
         .clock(clock.clone())
         .build()
         .await
         .unwrap();
-    let blob = SessionData::new([1; 16]).encode().unwrap();
-    for i in 0..50 {
-        let idle = if i < 40 { 60 } else { 3600 };
+    let mut data = SessionData::new([1; 16]);
+    // 1,500 bytes: five rows per 8 KiB page, below the size PostgreSQL would compress.
+    data.set("filler", vec![b'x'; 1500]);
+    let blob = data.encode().unwrap();
+    let save = async |store: &PostgresSessionStore, key: String, idle: u64, at: OffsetDateTime| {
         let e = SessionEntry::new(blob.clone(), None, Some(Duration::from_secs(idle)));
-        store
-            .save(&format!("k{i}"), &e, Expected::Absent, start)
-            .await
-            .unwrap();
-    }
-    let count = async || -> i64 {
-        raw(&backends::env("PG_URL"))
-            .await
-            .query_one(
-                &format!("SELECT count(*) FROM \"{s}\".\"SessionCache\""),
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0)
+        store.save(&key, &e, Expected::Absent, at).await.unwrap();
     };
+    for i in 0..50 {
+        // Every fifth row lives on; the expired ones are on every page.
+        let idle = if i % 5 == 0 { 3600 } else { 60 };
+        save(&store, format!("k{i}"), idle, start).await;
+    }
+    let pg = raw(&backends::env("PG_URL")).await;
+    let table = format!("\"{s}\".\"SessionCache\"");
+    let one = async |sql: String| -> i64 { pg.query_one(&sql, &[]).await.unwrap().get(0) };
+    let count = || one(format!("SELECT count(*) FROM {table}"));
     assert_eq!(count().await, 50);
+    let pages = one(format!(
+        "SELECT pg_relation_size('{table}') / current_setting('block_size')::bigint"
+    ))
+    .await;
+    assert!(
+        pages >= 8,
+        "rows spread over {pages} pages, several statements"
+    );
+    let indexes = one(format!(
+        "SELECT count(*) FROM pg_indexes WHERE schemaname = '{s}' AND tablename = 'SessionCache'"
+    ))
+    .await;
+    assert_eq!(indexes, 1, "only the primary key");
     // A manual sweep at the start deletes nothing.
-    assert_eq!(store.sweep_expired(start, 7).await.unwrap(), 0);
-    // Two minutes later 40 have expired: the background sweep (every 200 ms, 7 rows per
+    assert_eq!(store.sweep_expired(start, 2).await.unwrap(), 0);
+    // Two minutes later 40 have expired: the background sweep (every 200 ms, 2 pages per
     // statement) removes exactly those.
     clock.set(start + Duration::from_secs(120));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -159,13 +176,36 @@ async fn the_sweep_deletes_expired_rows_in_batches_and_keeps_live_ones() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        store
-            .load("k45", start + Duration::from_secs(120))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    let later = start + Duration::from_secs(120);
+    for i in (0..50).step_by(5) {
+        assert!(
+            store.load(&format!("k{i}"), later).await.unwrap().is_some(),
+            "k{i}"
+        );
+    }
+
+    // With the expiry index of earlier builds, one page per statement.
+    drop(store);
+    pg.execute(
+        &format!("CREATE INDEX \"IX_SessionCache_ExpiresAtTime\" ON {table} (\"ExpiresAtTime\")"),
+        &[],
+    )
+    .await
+    .unwrap();
+    let store = PostgresSessionStore::builder(backends::env("PG_URL"))
+        .schema(&s)
+        .sweep_interval(None)
+        .build()
+        .await
+        .unwrap();
+    for i in 0..5 {
+        save(&store, format!("late{i}"), 60, later).await;
+    }
+    let swept = store
+        .sweep_expired(later + Duration::from_secs(300), 1)
+        .await;
+    assert_eq!(swept.unwrap(), 5);
+    assert_eq!(count().await, 10);
     drop(store);
     drop_schema(&s).await;
 }

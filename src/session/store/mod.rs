@@ -24,7 +24,9 @@ use crate::error::{StoreError, StoreErrorKind};
 
 pub use memory::{DEFAULT_CAPACITY, MemorySessionStore};
 #[cfg(feature = "postgres")]
-pub use postgres::{DEFAULT_SESSION_TABLE, PostgresSessionStore, PostgresSessionStoreBuilder};
+pub use postgres::{
+    DEFAULT_SESSION_TABLE, DEFAULT_SWEEP_PAGES, PostgresSessionStore, PostgresSessionStoreBuilder,
+};
 #[cfg(feature = "redis")]
 pub use redis::{RedisSessionStore, RedisSessionStoreBuilder};
 

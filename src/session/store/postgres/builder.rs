@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::sql::Statements;
-use super::{DEFAULT_SESSION_TABLE, Inner, PostgresSessionStore, sweep};
+use super::{DEFAULT_SESSION_TABLE, DEFAULT_SWEEP_PAGES, Inner, PostgresSessionStore, sweep};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, StoreError, StoreErrorKind};
 use crate::postgres_client::{
@@ -28,7 +28,7 @@ pub struct PostgresSessionStoreBuilder {
     timeout: Duration,
     max_connections: usize,
     sweep_interval: Option<Duration>,
-    sweep_batch: usize,
+    sweep_pages: usize,
     clock: Option<Arc<dyn Clock>>,
 }
 
@@ -44,7 +44,7 @@ impl PostgresSessionStoreBuilder {
             timeout: Duration::from_secs(5),
             max_connections: 16,
             sweep_interval: Some(Duration::from_secs(30 * 60)),
-            sweep_batch: 1000,
+            sweep_pages: DEFAULT_SWEEP_PAGES,
             clock: None,
         }
     }
@@ -100,9 +100,10 @@ impl PostgresSessionStoreBuilder {
         self
     }
 
-    /// Rows deleted per statement by the sweep (default 1000).
-    pub fn sweep_batch(mut self, rows: usize) -> Self {
-        self.sweep_batch = rows.max(1);
+    /// Table pages (8 KiB each by default) one sweep statement scans for expired rows
+    /// (default 1024, 8 MiB): smaller makes each statement shorter, the pass longer.
+    pub fn sweep_pages(mut self, pages: usize) -> Self {
+        self.sweep_pages = pages.max(1);
         self
     }
 
@@ -155,7 +156,7 @@ impl PostgresSessionStoreBuilder {
                 sql.clone(),
                 self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
                 interval,
-                self.sweep_batch,
+                self.sweep_pages,
             )
         });
         Ok(PostgresSessionStore {

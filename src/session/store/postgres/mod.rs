@@ -24,6 +24,9 @@ use crate::postgres_client::{Pg, pg_run};
 /// The table used when none is given.
 pub const DEFAULT_SESSION_TABLE: &str = "SessionCache";
 
+/// Table pages one sweep statement scans by default (8 MiB of 8 KiB pages).
+pub const DEFAULT_SWEEP_PAGES: usize = 1024;
+
 /// The sliding expiration the SQL cache applies to an entry given neither expiration.
 const DEFAULT_SLIDING: Duration = Duration::from_secs(20 * 60);
 
@@ -33,7 +36,7 @@ const DEFAULT_SLIDING: Duration = Duration::from_secs(20 * 60);
 /// |---|---|---|
 /// | `"Id"` | `text` primary key | the session key (or a user's index entry) |
 /// | `"Value"` | `bytea` | the serialized session |
-/// | `"ExpiresAtTime"` | `timestamptz` (indexed) | when the row expires |
+/// | `"ExpiresAtTime"` | `timestamptz` | when the row expires |
 /// | `"SlidingExpirationInSeconds"` | `double precision` | the idle timeout, or NULL |
 /// | `"AbsoluteExpiration"` | `timestamptz` | the absolute expiration, or NULL |
 ///
@@ -47,9 +50,16 @@ const DEFAULT_SLIDING: Duration = Duration::from_secs(20 * 60);
 ///
 /// A user's session ([`Session::bind_user`](crate::session::Session::bind_user)) is a row
 /// `DataProtection.SessionUser:{user}` holding the session key, swapped in a transaction under
-/// an advisory lock. A background task deletes expired rows in batches through the index
-/// ([`sweep_interval`](PostgresSessionStoreBuilder::sweep_interval), like the cache's
-/// `ExpiredItemsDeletionInterval`); it stops when the last clone of the store is dropped.
+/// an advisory lock. A background task deletes expired rows in one pass over the table, a
+/// few pages per statement ([`sweep_interval`](PostgresSessionStoreBuilder::sweep_interval),
+/// like the cache's `ExpiredItemsDeletionInterval`); it stops when the last clone of the
+/// store is dropped.
+///
+/// The table has no index on `"ExpiresAtTime"` (the PostgreSQL cache's own table has none
+/// either): every save changes that column, and with an index on it PostgreSQL cannot update
+/// the row in place (a HOT update) and adds index entries on every write. A table that has
+/// such an index (earlier builds of this crate made `IX_{table}_ExpiresAtTime`) still works;
+/// dropping the index makes saves cheaper.
 ///
 /// The sliding expiration is kept in fractional seconds (`double precision`; SQL Server's
 /// cache uses `bigint` whole seconds), so sub-second idle timeouts work too.
@@ -117,17 +127,18 @@ impl PostgresSessionStore {
         &self.inner.sql.qualified
     }
 
-    /// Deletes the rows expired at `now`, in batches of `batch`; returns how many. The
-    /// background sweep calls this; it is public for jobs that prefer to run it themselves.
+    /// Deletes the rows expired at `now` in one pass over the table, `pages` pages per
+    /// statement; returns how many. The background sweep calls this; it is public for jobs
+    /// that prefer to run it themselves.
     ///
     /// # Errors
-    /// The server failed or did not answer within the deadline (per batch).
+    /// The server failed or did not answer within the deadline (per statement).
     pub async fn sweep_expired(
         &self,
         now: OffsetDateTime,
-        batch: usize,
+        pages: usize,
     ) -> Result<u64, StoreError> {
-        sweep::sweep(&self.inner.pg, &self.inner.sql, now, batch).await
+        sweep::sweep(&self.inner.pg, &self.inner.sql, now, pages).await
     }
 
     fn pg(&self) -> &Pg {

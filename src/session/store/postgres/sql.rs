@@ -29,15 +29,20 @@ pub(super) struct Statements {
     pub(super) replace: String,
     /// `$1` id.
     pub(super) delete: String,
-    /// `$1` now, `$2` batch size: deletes up to a batch of expired rows through the index.
+    /// `$1` now, `$2` first page, `$3` page after the last: deletes the expired rows stored
+    /// in those pages (a TID range scan: no index needed, each statement short).
     pub(super) sweep: String,
+    /// `$1` the qualified name: the table's size in pages.
+    pub(super) pages: String,
     /// `$1` id, `$2` now: the live value of a user's index row, locked for the swap.
     pub(super) user_current: String,
     /// `$1` id, `$2` value, `$3` expires: writes a user's index row.
     pub(super) user_upsert: String,
     /// Whether the table exists (`$1` the qualified name).
     pub(super) exists: String,
-    /// The DDL (schema for non-public schemas, table, index).
+    /// The DDL (schema for non-public schemas, table). No index on `"ExpiresAtTime"`, as in
+    /// the PostgreSQL cache's own table: every save changes that column, and an index on it
+    /// would rule out HOT updates.
     pub(super) create: Vec<String>,
 }
 
@@ -70,8 +75,8 @@ impl Statements {
         );
         let delete = format!("DELETE FROM {q} WHERE \"Id\" = $1");
         let sweep = format!(
-            "DELETE FROM {q} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {q} \
-             WHERE \"ExpiresAtTime\" < $1 LIMIT $2))"
+            "DELETE FROM {q} WHERE ctid >= ('(' || $2::bigint || ',0)')::tid \
+             AND ctid < ('(' || $3::bigint || ',0)')::tid AND \"ExpiresAtTime\" < $1"
         );
         let user_current = format!(
             "SELECT \"Value\", \"ExpiresAtTime\" >= $2 FROM {q} WHERE \"Id\" = $1 FOR UPDATE"
@@ -98,10 +103,6 @@ impl Statements {
              CONSTRAINT {} PRIMARY KEY (\"Id\")\n)",
             quote_ident(&format!("PK_{table}"))
         ));
-        create.push(format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {q} (\"ExpiresAtTime\")",
-            quote_ident(&format!("IX_{table}_ExpiresAtTime"))
-        ));
         Self {
             qualified: q,
             load,
@@ -113,6 +114,9 @@ impl Statements {
             sweep,
             user_current,
             user_upsert,
+            pages:
+                "SELECT pg_relation_size(to_regclass($1)) / current_setting('block_size')::bigint"
+                    .to_owned(),
             exists: "SELECT to_regclass($1) IS NOT NULL".to_owned(),
             create,
         }

@@ -1,5 +1,6 @@
-//! The background deletion of expired rows: batches through the `"ExpiresAtTime"` index, so
-//! each statement is short and a large table is never locked for long.
+//! The background deletion of expired rows: one pass over the table, `pages` pages per
+//! statement (TID range scans, PostgreSQL 14 or later), so no index on `"ExpiresAtTime"` is
+//! needed and each statement is short: a large table is never locked for long.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,30 +12,41 @@ use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::postgres_client::{Pg, pg_run};
 
-/// Deletes rows expired at `now`, `batch` at a time, until a batch comes back short.
+/// Deletes rows expired at `now`, scanning `pages` pages of the table per statement, from
+/// the first page to the last one the table had when the sweep started.
 pub(super) async fn sweep(
     pg: &Pg,
     sql: &Statements,
     now: OffsetDateTime,
-    batch: usize,
+    pages: usize,
 ) -> Result<u64, StoreError> {
-    let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+    let step = i64::try_from(pages.max(1)).unwrap_or(i64::MAX);
+    let size: Option<i64> = pg
+        .bounded("measuring the session table", async {
+            pg_run!(pg, "measuring the session table", |client| {
+                let stmt = client.prepare_cached(&sql.pages).await?;
+                client.query_one(&stmt, &[&sql.qualified]).await
+            })
+        })
+        .await?
+        .get(0);
+    let size = size.unwrap_or(0);
     let mut total = 0;
-    loop {
-        let deleted = pg
+    let mut first = 0i64;
+    while first < size {
+        let end = first.saturating_add(step);
+        total += pg
             .bounded("deleting expired sessions", async {
                 pg_run!(pg, "deleting expired sessions", |client| {
                     let stmt = client.prepare_cached(&sql.sweep).await?;
-                    client.execute(&stmt, &[&now, &limit]).await
+                    client.execute(&stmt, &[&now, &first, &end]).await
                 })
             })
             .await?;
-        total += deleted;
-        if deleted < limit.unsigned_abs() {
-            return Ok(total);
-        }
+        first = end;
         tokio::task::yield_now().await;
     }
+    Ok(total)
 }
 
 /// Runs [`sweep`] every `interval` (the first time one interval after start) until aborted.
@@ -44,14 +56,14 @@ pub(super) fn spawn(
     sql: Statements,
     clock: Arc<dyn Clock>,
     interval: Duration,
-    batch: usize,
+    pages: usize,
 ) -> tokio::task::AbortHandle {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match sweep(&pg, &sql, clock.now(), batch).await {
+            match sweep(&pg, &sql, clock.now(), pages).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(store = %pg.describe(), "deleted {n} expired sessions"),
                 Err(e) => tracing::warn!("deleting expired sessions failed: {e}"),
