@@ -210,6 +210,55 @@ async fn the_sweep_deletes_expired_rows_page_range_by_page_range_and_keeps_live_
     drop_schema(&s).await;
 }
 
+/// The layer loads with a plain SELECT and restarts the sliding expiration at the commit
+/// (in the save, or with the refresh UPDATE when nothing is saved): every request, reading
+/// or writing, ends with the full idle timeout ahead.
+#[tokio::test]
+async fn every_request_restarts_the_sliding_expiration_at_its_commit() {
+    let s = schema();
+    let dir = tempfile::tempdir().unwrap();
+    let dp = ring(dir.path(), "SlidingPg").build().await.unwrap();
+    let idle = Duration::from_secs(20 * 60);
+    let layer = SessionLayer::builder(&dp, store(&s).await)
+        .idle_timeout(idle)
+        .build()
+        .unwrap();
+    let b = Browser::new(serve(router(layer)).await);
+    b.ok("/set/name/alice").await;
+    let pg = raw(&backends::env("PG_URL")).await;
+    let table = format!("\"{s}\".\"SessionCache\"");
+    for path in ["/get/name", "/set/name/bob", "/set/name/bob"] {
+        pg.execute(
+            &format!("UPDATE {table} SET \"ExpiresAtTime\" = now() + interval '100 seconds'"),
+            &[],
+        )
+        .await
+        .unwrap();
+        let r = if path.starts_with("/set") {
+            b.post(path).await
+        } else {
+            b.get(path).await
+        };
+        assert!(r.status().is_success(), "{path}");
+        let left: f64 = pg
+            .query_one(
+                &format!(
+                    "SELECT extract(epoch FROM \"ExpiresAtTime\" - now())::float8 FROM {table}"
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            left > 1190.0 && left <= 1201.0,
+            "{path}: {left} s left, expected the full idle timeout"
+        );
+    }
+    assert_eq!(b.text("/get/name").await, "bob");
+    drop_schema(&s).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_times_200_concurrent_requests_on_one_session_lose_nothing() {
     let s = schema();

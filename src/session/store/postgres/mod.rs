@@ -268,6 +268,22 @@ impl SessionStore for PostgresSessionStore {
             .await
     }
 
+    /// A plain `SELECT` of the live row: no write. The sliding expiration is restarted by
+    /// the commit's save or, when nothing is saved, by the default
+    /// [`refresh_loaded`](SessionStore::refresh_loaded) (the refresh `UPDATE`), so a request
+    /// that changes its session writes the row once, not twice.
+    async fn load_deferring_refresh(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Option<SessionEntry>, bool), StoreError> {
+        let entry = self
+            .pg()
+            .bounded("loading a session", self.current(key, now))
+            .await?;
+        Ok((entry, false))
+    }
+
     async fn refresh(&self, key: &str, now: OffsetDateTime) -> Result<(), StoreError> {
         let sql = &self.inner.sql;
         self.pg()
