@@ -165,6 +165,20 @@ async fn postgres_cleanup() -> Result<(), Error> {
         .connect(&url)
         .await?;
     let run = std::process::id();
+    // How many updates PostgreSQL made in place (HOT): an index on a column every write
+    // changes rules them out. Backends report their counts about once a second.
+    let hot: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT relname::text, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables \
+         WHERE relname LIKE $1 OR relname LIKE $2 ORDER BY relname",
+    )
+    .bind(format!("SessionCache_bench_{run}"))
+    .bind(format!("session_bench_{run}_%"))
+    .fetch_all(&pool)
+    .await?;
+    println!();
+    for (table, updates, in_place) in hot {
+        println!("table {table}: {updates} updates, {in_place} of them HOT (in place)");
+    }
     sqlx::raw_sql(&format!(
         "DROP TABLE IF EXISTS public.\"SessionCache_bench_{run}\"; \
          DROP TABLE IF EXISTS tower_sessions.\"session_bench_{run}_true\"; \
