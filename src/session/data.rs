@@ -8,6 +8,7 @@
 //! count × { u16be key length, key (UTF-8), i32be value length, value }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 
 /// The serialization revision ASP.NET Core writes and reads.
@@ -16,6 +17,8 @@ pub const SERIALIZATION_REVISION: u8 = 2;
 pub const ID_LEN: usize = 16;
 /// Most entries a blob can hold (24-bit count).
 pub const MAX_ENTRIES: usize = 0x00FF_FFFF;
+/// Up to this many entries, decoding finds duplicate keys by searching; beyond, by a map.
+const SEARCH_LIMIT: usize = 32;
 
 /// Why a blob could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,6 +170,9 @@ impl SessionData {
         );
         // Every entry takes at least 6 bytes: do not trust the count for the allocation.
         data.entries.reserve(count.min(r.0.len() / 6));
+        // Where each key is, when there are too many entries to search them for duplicates
+        // (a blob from the store may claim millions: decoding must not take quadratic time).
+        let mut index: Option<HashMap<&str, usize>> = (count > SEARCH_LIMIT).then(HashMap::new);
         for _ in 0..count {
             let kl = r.take(2)?;
             let key = r.take(u16::from_be_bytes([kl[0], kl[1]]) as usize)?;
@@ -175,7 +181,18 @@ impl SessionData {
             let vl = i32::from_be_bytes([vl[0], vl[1], vl[2], vl[3]]);
             let vl = usize::try_from(vl).map_err(|_| DecodeError::NegativeLength)?;
             let value = r.take(vl)?.to_vec();
-            data.set(key, value);
+            let at = match &mut index {
+                Some(index) => *index.entry(key).or_insert(data.entries.len()),
+                None => data
+                    .entries
+                    .iter()
+                    .position(|(k, _)| k == key)
+                    .unwrap_or(data.entries.len()),
+            };
+            match data.entries.get_mut(at) {
+                Some(entry) => entry.1 = value,
+                None => data.entries.push((key.to_owned(), value)),
+            }
         }
         if !r.0.is_empty() {
             return Err(DecodeError::Length);
@@ -267,5 +284,31 @@ mod tests {
         let mut d = SessionData::new([0; 16]);
         d.set(&"k".repeat(70_000), vec![]);
         assert_eq!(d.encode(), Err(EncodeError::KeyTooLong));
+    }
+
+    /// A blob of many entries (as a store may hand over) decodes in linear time, with the
+    /// same duplicate rule as a small one: a later value replaces an earlier one in place.
+    #[test]
+    fn many_entries_decode_with_duplicates_replaced_in_place() {
+        for n in [3usize, 200_000] {
+            let mut blob = vec![SERIALIZATION_REVISION];
+            blob.extend_from_slice(&((n + 1) as u32).to_be_bytes()[1..]);
+            blob.extend_from_slice(&[5; ID_LEN]);
+            let entry = |blob: &mut Vec<u8>, key: &str, value: u8| {
+                blob.extend_from_slice(&(key.len() as u16).to_be_bytes());
+                blob.extend_from_slice(key.as_bytes());
+                blob.extend_from_slice(&1i32.to_be_bytes());
+                blob.push(value);
+            };
+            for i in 0..n {
+                entry(&mut blob, &format!("k{i}"), 1);
+            }
+            entry(&mut blob, "k1", 2); // a duplicate of the second key, last
+            let d = SessionData::decode(&blob).unwrap();
+            assert_eq!(d.len(), n, "{n}: the duplicate is one entry");
+            assert_eq!(d.get("k1"), Some(&[2][..]), "{n}: the later value wins");
+            assert_eq!(d.keys().nth(1), Some("k1"), "{n}: at the first one's place");
+            assert_eq!(d.get("k0"), Some(&[1][..]));
+        }
     }
 }
