@@ -310,6 +310,15 @@ async fn every_request_restarts_the_sliding_expiration_at_its_commit() {
     let _: () = con.del(&key).await.unwrap();
 }
 
+/// Empties the server's script cache, as a restart does.
+async fn forget_scripts(con: &mut redis::aio::MultiplexedConnection) {
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(con)
+        .await
+        .unwrap();
+}
+
 /// The store sends scripts by hash; a server that forgot them (restart, `SCRIPT FLUSH`)
 /// gets the code instead, and every script keeps its meaning.
 #[tokio::test]
@@ -321,18 +330,10 @@ async fn scripts_still_run_after_the_server_forgets_them() {
     let large = entry(vec![7u8; 4000]); // compared by SHA-1
     for (key, first) in [("noscript-small", &small), ("noscript-large", &large)] {
         let mut con = raw().await;
-        let _: () = redis::cmd("SCRIPT")
-            .arg("FLUSH")
-            .query_async(&mut con)
-            .await
-            .unwrap();
+        forget_scripts(&mut con).await;
         let saved = store.save(key, first, Expected::Absent, now).await.unwrap();
         assert!(matches!(saved, SaveOutcome::Saved), "{key}");
-        let _: () = redis::cmd("SCRIPT")
-            .arg("FLUSH")
-            .query_async(&mut con)
-            .await
-            .unwrap();
+        forget_scripts(&mut con).await;
         let wrong = store
             .save(key, &entry(b"x".to_vec()), Expected::Data(b"not it"), now)
             .await
@@ -349,11 +350,7 @@ async fn scripts_still_run_after_the_server_forgets_them() {
             .await
             .unwrap();
         assert!(matches!(saved, SaveOutcome::Saved), "{key}");
-        let _: () = redis::cmd("SCRIPT")
-            .arg("FLUSH")
-            .query_async(&mut con)
-            .await
-            .unwrap();
+        forget_scripts(&mut con).await;
         let loaded = store.load(key, now).await.unwrap().expect("the entry");
         assert_eq!(loaded.data, b"second", "{key}");
         store.remove(key).await.unwrap();
