@@ -46,7 +46,10 @@ const DEFAULT_SLIDING: Duration = Duration::from_secs(20 * 60);
 /// each**; a commit is a conditional `UPDATE` (the row's value must still hash, with SHA-256
 /// in the server, to what the request loaded) or an `INSERT … ON CONFLICT` that only replaces
 /// an expired row, so concurrent requests never lose each other's changes. Only a failed
-/// commit reads once more, to hand the current state to the merge.
+/// commit reads once more, to hand the current state to the merge. The session layer loads
+/// with a plain `SELECT` instead
+/// ([`load_deferring_refresh`](SessionStore::load_deferring_refresh)) and restarts the
+/// expiry in its commit, so a request that changes its session writes the row once.
 ///
 /// A user's session ([`Session::bind_user`](crate::session::Session::bind_user)) is a row
 /// `DataProtection.SessionUser:{user}` holding the session key, swapped in a transaction under

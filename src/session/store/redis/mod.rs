@@ -7,9 +7,8 @@ mod conn;
 mod scripts;
 
 use std::fmt;
-use std::time::Duration;
-
 use std::io::Write as _;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
