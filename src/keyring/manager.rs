@@ -361,7 +361,7 @@ impl KeyManager {
         }
         let mut id = slot_id(
             &self.config.application_name,
-            &self.repo.ring_scope(),
+            &self.repo.ring_scope().await,
             &plan,
             &ring,
         );
@@ -588,7 +588,7 @@ mod tests {
         else {
             panic!("an empty ring needs a key")
         };
-        let slot = slot_id("test", &repo.ring_scope(), &plan, &empty);
+        let slot = slot_id("test", &repo.ring_scope().await, &plan, &empty);
         let damaged = XmlElement::new("key").attr("id", slot.to_string());
         repo.store_element(&damaged, &format!("key-{slot}"))
             .await

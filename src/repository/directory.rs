@@ -2,8 +2,9 @@
 //! so .NET and Rust nodes can share one key directory (local disk, NFS, SMB).
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
@@ -17,6 +18,10 @@ use crate::xml::XmlElement;
 const CLAIM_WAIT: Duration = Duration::from_secs(10);
 /// A claim older than this was left by a writer that died; it is broken.
 const STALE_CLAIM: Duration = Duration::from_secs(30);
+/// The file that names the ring (a random UUID), so that nodes reaching the directory through
+/// different paths agree on its [scope](XmlRepository::ring_scope). Not `*.xml`: ASP.NET's
+/// repository and this one read only those.
+pub const RING_ID_FILE: &str = "data-protection.ring-id";
 
 /// Stores each element as `{friendly name}.xml` in one directory.
 ///
@@ -27,10 +32,17 @@ const STALE_CLAIM: Duration = Duration::from_secs(30);
 /// then renames the complete temporary file to the final name: readers still see a whole file
 /// or none, and of racing writers exactly one creates. Every `*.xml` file in the directory is
 /// read; other files are ignored.
+///
+/// Before the first key it creates, the store names the ring in [`RING_ID_FILE`] (created
+/// once, by whichever node comes first): nodes that mount the directory at different paths
+/// then derive the same id for a key the rules call for, and only one is created. Where that
+/// file cannot be read or written (a read-only mount), the ring is named by its absolute path.
 #[derive(Debug, Clone)]
 pub struct DirectoryRepository {
     dir: PathBuf,
     hard_links: bool,
+    /// The ring's scope once read from [`RING_ID_FILE`], shared by clones.
+    scope: Arc<OnceLock<String>>,
 }
 
 impl DirectoryRepository {
@@ -39,6 +51,7 @@ impl DirectoryRepository {
         Self {
             dir: dir.into(),
             hard_links: true,
+            scope: Arc::default(),
         }
     }
 
@@ -102,6 +115,39 @@ impl DirectoryRepository {
             out.push(StoredElement::new(Some(name.to_owned()), xml));
         }
         Ok(out)
+    }
+
+    /// The ring's id from [`RING_ID_FILE`], creating the file (atomically, never
+    /// overwriting) when the directory has none yet.
+    fn ring_id(&self) -> io::Result<String> {
+        let path = self.dir.join(RING_ID_FILE);
+        if let Some(id) = read_ring_id(&path)? {
+            return Ok(id);
+        }
+        create_private_dir(&self.dir)?;
+        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let tmp = self.dir.join(format!("{}.tmp", uuid::Uuid::new_v4()));
+        write_new_file(&tmp, id.as_bytes())?;
+        let linked = if self.hard_links {
+            fs::hard_link(&tmp, &path)
+        } else {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        };
+        let _ = fs::remove_file(&tmp);
+        let created = match linked {
+            Err(e) if links_unsupported(&e) => write_new_file(&path, id.as_bytes()),
+            other => other,
+        };
+        match created {
+            Ok(()) => {
+                sync_dir(&self.dir);
+                Ok(id)
+            }
+            // Another node named the ring first.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_ring_id(&path)?
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "ring id file vanished")),
+            Err(e) => Err(e),
+        }
     }
 
     fn create(&self, name: &str, contents: &[u8]) -> Result<StoreOutcome, StoreError> {
@@ -224,10 +270,39 @@ impl XmlRepository for DirectoryRepository {
         format!("directory {}", self.dir.display())
     }
 
-    fn ring_scope(&self) -> String {
+    async fn ring_scope(&self) -> String {
+        if let Some(scope) = self.scope.get() {
+            return scope.clone();
+        }
+        let why = match self.blocking(|this| Ok(this.ring_id())).await {
+            Ok(Ok(id)) => {
+                return self
+                    .scope
+                    .get_or_init(|| format!("directory ring {id}"))
+                    .clone();
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        tracing::debug!(store = %self.describe(), "no ring id file ({why}); the ring is named by its path");
         let dir = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
         format!("directory {}", dir.display())
     }
+}
+
+/// The id in a ring id file: `None` when there is none; an error when it cannot be read or
+/// holds something else than a UUID.
+fn read_ring_id(path: &Path) -> io::Result<Option<String>> {
+    let mut text = String::new();
+    match fs::File::open(path) {
+        Ok(f) => f.take(64).read_to_string(&mut text)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let id = uuid::Uuid::parse_str(text.trim()).map_err(|_| {
+        io::Error::new(io::ErrorKind::InvalidData, "the ring id file holds no UUID")
+    })?;
+    Ok(Some(id.hyphenated().to_string()))
 }
 
 fn links_unsupported(e: &io::Error) -> bool {
@@ -246,4 +321,48 @@ fn is_stale(claim: &Path) -> bool {
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .is_some_and(|age| age > STALE_CLAIM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_ring_id_file_is_made_once_and_names_the_ring_for_every_path() {
+        for hard_links in [true, false] {
+            let root = tempfile::tempdir().unwrap();
+            let dir = root.path().join("keys"); // created by the first call
+            let repo = DirectoryRepository::new(&dir);
+            let repo = if hard_links {
+                repo
+            } else {
+                repo.without_hard_links()
+            };
+            let scope = repo.ring_scope().await;
+            assert!(scope.starts_with("directory ring "), "{scope}");
+            let on_disk = fs::read_to_string(dir.join(RING_ID_FILE)).unwrap();
+            assert_eq!(scope, format!("directory ring {on_disk}"));
+            assert_eq!(repo.clone().ring_scope().await, scope, "clones share it");
+            // Another node, another spelling of the path: the same ring.
+            let other = DirectoryRepository::new(root.path().join("keys/../keys"));
+            assert_eq!(other.ring_scope().await, scope);
+            let names: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+            assert_eq!(names.len(), 1, "no temporary file left");
+            assert!(repo.read_all().unwrap().is_empty(), "not an element");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_damaged_ring_id_file_is_left_alone_and_the_path_names_the_ring() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(RING_ID_FILE), "not a uuid").unwrap();
+        let repo = DirectoryRepository::new(dir.path());
+        let scope = repo.ring_scope().await;
+        let path = std::path::absolute(dir.path()).unwrap();
+        assert_eq!(scope, format!("directory {}", path.display()));
+        assert_eq!(
+            fs::read_to_string(dir.path().join(RING_ID_FILE)).unwrap(),
+            "not a uuid"
+        );
+    }
 }

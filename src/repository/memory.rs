@@ -71,7 +71,7 @@ impl XmlRepository for MemoryRepository {
         "memory".to_owned()
     }
 
-    fn ring_scope(&self) -> String {
+    async fn ring_scope(&self) -> String {
         self.scope.clone()
     }
 }

@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 pub use crate::elements::element_name;
 #[cfg(feature = "object-store")]
 pub use blob::{BlobLayout, BlobRepository};
-pub use directory::DirectoryRepository;
+pub use directory::{DirectoryRepository, RING_ID_FILE};
 pub use memory::MemoryRepository;
 pub use open::open;
 #[cfg(feature = "postgres")]
@@ -111,10 +111,10 @@ pub trait XmlRepository: Send + Sync + Debug {
     /// Where the ring lives, named the same by every node configured for this store (no host
     /// names, no credentials): it goes into the ids of keys the rules call for, so two stores
     /// never derive the same id, while nodes sharing one store still agree on one. Nodes that
-    /// see different scopes for one store (a directory mounted at different paths) stay
-    /// correct but may each create a key when they decide at the same moment. The default is
-    /// [`describe`](Self::describe).
-    fn ring_scope(&self) -> String {
+    /// see different scopes for one store stay correct but may each create a key when they
+    /// decide at the same moment. Asked only when a key is about to be created. The default
+    /// is [`describe`](Self::describe).
+    async fn ring_scope(&self) -> String {
         self.describe()
     }
 

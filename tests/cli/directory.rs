@@ -20,7 +20,10 @@ fn file_url_is_the_directory_store() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", dir.path().display());
     dpkeys(&["--store", &url, "ensure"]).expect(0);
-    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("xml".as_ref()))
+        .collect();
     assert_eq!(files.len(), 1);
     assert_eq!(key_ids(&url).len(), 1);
 }

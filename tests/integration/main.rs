@@ -13,6 +13,7 @@ mod common;
 mod cookie_golden;
 mod cross_node;
 mod directory_fallback;
+mod directory_scope;
 mod encrypted_keys;
 mod extremes;
 mod golden;

@@ -46,11 +46,21 @@ async fn directory_layout_matches_aspnet() {
             0o700
         );
     }
-    let names: Vec<_> = std::fs::read_dir(&keys)
+    let mut names: Vec<_> = std::fs::read_dir(&keys)
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 1, "no temporary files left behind: {names:?}");
+    names.sort();
+    assert_eq!(names.len(), 2, "no temporary files left behind: {names:?}");
+    assert_eq!(
+        names[0],
+        data_protection::repository::RING_ID_FILE,
+        "{names:?}"
+    );
+    assert!(
+        names[1].starts_with("key-") && names[1].ends_with(".xml"),
+        "{names:?}"
+    );
 
     dp.revoke_key(id, "rotating").await.unwrap();
     assert!(keys.join(format!("revocation-{id}.xml")).exists());

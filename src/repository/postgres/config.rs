@@ -156,13 +156,27 @@ mod tests {
         assert!(!format!("{builder:?}").contains("hunter2"));
     }
 
-    #[test]
-    fn the_ring_scope_names_database_and_table_not_the_host() {
-        let scope = |url: &str| PostgresRepository::from_url(url).unwrap().ring_scope();
-        let a = scope("postgres://app:pw@10.0.0.5:5432/app?table=Keys");
-        assert_eq!(a, scope("postgres://app@db.internal:6432/app?table=Keys"));
-        assert_ne!(a, scope("postgres://app@10.0.0.5:5432/other?table=Keys"));
-        assert_ne!(a, scope("postgres://app@10.0.0.5:5432/app?table=Other"));
+    #[tokio::test]
+    async fn the_ring_scope_names_database_and_table_not_the_host() {
+        let scope = async |url: &str| {
+            PostgresRepository::from_url(url)
+                .unwrap()
+                .ring_scope()
+                .await
+        };
+        let a = scope("postgres://app:pw@10.0.0.5:5432/app?table=Keys").await;
+        assert_eq!(
+            a,
+            scope("postgres://app@db.internal:6432/app?table=Keys").await
+        );
+        assert_ne!(
+            a,
+            scope("postgres://app@10.0.0.5:5432/other?table=Keys").await
+        );
+        assert_ne!(
+            a,
+            scope("postgres://app@10.0.0.5:5432/app?table=Other").await
+        );
         assert!(!a.contains("10.0.0.5") && !a.contains("pw"), "{a}");
     }
 

@@ -326,7 +326,7 @@ impl XmlRepository for PostgresRepository {
         self.inner.pg.describe().to_owned()
     }
 
-    fn ring_scope(&self) -> String {
+    async fn ring_scope(&self) -> String {
         self.inner.scope.clone()
     }
 

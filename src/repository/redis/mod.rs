@@ -332,7 +332,7 @@ impl XmlRepository for RedisRepository {
     }
 
     /// The list key only: nodes reach one server under different host names.
-    fn ring_scope(&self) -> String {
+    async fn ring_scope(&self) -> String {
         format!("redis list {}", self.inner.list_key)
     }
 }

@@ -55,12 +55,15 @@ async fn upload(name: &str, body: Vec<u8>) {
     );
 }
 
-/// Uploads every file of a key directory under `prefix`.
+/// Uploads every key file (`*.xml`) of a key directory under `prefix`.
 async fn upload_dir(dir: &Path, prefix: &str) -> usize {
     let mut count = 0;
     for entry in std::fs::read_dir(dir).expect("key dir") {
         let entry = entry.expect("dir entry");
         let name = entry.file_name().into_string().expect("utf-8 name");
+        if !name.ends_with(".xml") {
+            continue;
+        }
         upload(
             &format!("{prefix}/{name}"),
             std::fs::read(entry.path()).unwrap(),
