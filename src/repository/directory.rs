@@ -293,6 +293,18 @@ impl XmlRepository for DirectoryRepository {
 /// The id in a ring id file: `None` when there is none; an error when it cannot be read or
 /// holds something else than a UUID.
 fn read_ring_id(path: &Path) -> io::Result<Option<String>> {
+    match fs::metadata(path) {
+        // Not a FIFO or a device: opening one could block or never end.
+        Ok(meta) if !meta.is_file() => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the ring id file is not a regular file",
+            ));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
     let mut text = String::new();
     match fs::File::open(path) {
         Ok(f) => f.take(64).read_to_string(&mut text)?,
@@ -364,5 +376,11 @@ mod tests {
             fs::read_to_string(dir.path().join(RING_ID_FILE)).unwrap(),
             "not a uuid"
         );
+        // Something that is not a regular file (here a directory; a FIFO would block) is
+        // not opened.
+        let odd = tempfile::tempdir().unwrap();
+        fs::create_dir(odd.path().join(RING_ID_FILE)).unwrap();
+        let scope = DirectoryRepository::new(odd.path()).ring_scope().await;
+        assert!(!scope.starts_with("directory ring "), "{scope}");
     }
 }
