@@ -11,7 +11,7 @@
 //! | `data_protection_unprotect_total` | counter | `outcome`: ok, invalid, revoked, expired, unknown_key |
 //! | `data_protection_ring_reloads_total` | counter | `cause`: startup, periodic, unknown_key, manual, maintenance; `outcome`: ok, error |
 //! | `data_protection_key_creations_total` | counter | `outcome`: created, adopted, blocked_by_revocation, blocked_by_unreadable, generation_disabled |
-//! | `data_protection_store_operations_total` | counter | `store`, `operation`: read, write, delete; `outcome`: ok, error kind |
+//! | `data_protection_store_operations_total` | counter | `store`, `operation`: read, write, delete, scope; `outcome`: ok, error kind |
 //! | `data_protection_store_operation_seconds` | histogram | `store`, `operation` |
 //! | `data_protection_session_events_total` | counter | `event`: load, load_failure, save, conflict, same_key_overwrite, commit_failure, discarded, refresh, established |
 //! | `data_protection_session_commit_retries` | histogram | (retries of one saved commit) |

@@ -39,6 +39,16 @@ pub(crate) fn zeroed(len: usize) -> Vec<u8> {
     out
 }
 
+/// Runs `f` on a zeroed buffer of `len` bytes, on the stack when it fits in `N` bytes (no
+/// allocation for short payloads and their text forms), else from [`zeroed`].
+pub(crate) fn with_scratch<const N: usize, R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    let mut stack = [0u8; N];
+    match stack.get_mut(..len) {
+        Some(buf) => f(buf),
+        None => f(&mut zeroed(len)),
+    }
+}
+
 /// Why an envelope was rejected (for debug logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EnvelopeError {

@@ -19,76 +19,25 @@
 //! Prints requests per second and latency percentiles per layer and round, then the
 //! medians and the median of the per-round ratios.
 
+mod apps;
 mod load;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::get;
 use data_protection::DataProtection;
-use data_protection::session::{
-    PostgresSessionStore, RedisSessionStore, Session, SessionLayer, SessionStore,
-};
-use tower_sessions::{Expiry, SessionManagerLayer, SessionStore as PeerStore};
+use data_protection::session::{PostgresSessionStore, RedisSessionStore};
 use tower_sessions_redis_store::RedisStore;
-use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 use tower_sessions_sqlx_store::PostgresStore;
 
+use apps::{Error, fred_pool, ours_app, peer_app};
 use load::{Figures, load};
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
-
-async fn ours(session: Session) -> Result<String, StatusCode> {
-    let n = session
-        .get_i32("counter")
-        .await
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?
-        .unwrap_or(0)
-        + 1;
-    session.set_i32("counter", n);
-    Ok(format!("visits: {n}"))
-}
-
-async fn peer(session: tower_sessions::Session) -> Result<String, StatusCode> {
-    let n: i32 = session
-        .get("counter")
-        .await
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?
-        .unwrap_or(0)
-        + 1;
-    session
-        .insert("counter", n)
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
-    Ok(format!("visits: {n}"))
-}
 
 async fn serve(app: Router) -> Result<SocketAddr, Error> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(addr)
-}
-
-/// The counter app behind our session layer on `store`.
-async fn serve_ours(
-    dp: &DataProtection,
-    store: impl SessionStore + 'static,
-) -> Result<SocketAddr, Error> {
-    let layer = SessionLayer::builder(dp, store)
-        .idle_timeout(Duration::from_secs(20 * 60))
-        .build()?;
-    serve(Router::new().route("/", get(ours)).layer(layer)).await
-}
-
-/// The counter app behind tower-sessions on `store`.
-async fn serve_peer<S: PeerStore + Clone>(store: S) -> Result<SocketAddr, Error> {
-    let layer = SessionManagerLayer::new(store)
-        .with_secure(false)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(20)));
-    serve(Router::new().route("/", get(peer)).layer(layer)).await
 }
 
 fn env(name: &str, default: &str) -> String {
@@ -105,11 +54,8 @@ async fn redis_layers(dp: &DataProtection) -> Result<(Layers, String), Error> {
         .instance_name(format!("bench-{}:", std::process::id()))
         .build()
         .await?;
-    let ours = serve_ours(dp, store).await?;
-    let pool = Pool::new(Config::from_url(&url)?, None, None, None, 6)?;
-    let _connection = pool.connect();
-    pool.wait_for_connect().await?;
-    let peer = serve_peer(RedisStore::new(pool)).await?;
+    let ours = serve(ours_app(dp, store)?).await?;
+    let peer = serve(peer_app(RedisStore::new(fred_pool(&url).await?))).await?;
     let layers = vec![
         ("data-protection session".to_owned(), ours),
         ("tower-sessions 0.14 + redis-store 0.16".to_owned(), peer),
@@ -130,7 +76,7 @@ async fn postgres_layers(dp: &DataProtection) -> Result<(Layers, String), Error>
         .max_connections(pool_size as usize)
         .build()
         .await?;
-    let ours = serve_ours(dp, store).await?;
+    let ours = serve(ours_app(dp, store)?).await?;
     let mut layers = vec![("data-protection session".to_owned(), ours)];
     for (ping, name) in [
         (
@@ -151,7 +97,7 @@ async fn postgres_layers(dp: &DataProtection) -> Result<(Layers, String), Error>
             .with_table_name(format!("session_bench_{run}_{ping}"))
             .map_err(Error::from)?;
         store.migrate().await?;
-        layers.push((name.to_owned(), serve_peer(store).await?));
+        layers.push((name.to_owned(), serve(peer_app(store)).await?));
     }
     let host = url.rsplit('@').next().unwrap_or("?");
     Ok((layers, format!("PostgreSQL {host}, pools of {pool_size}")))

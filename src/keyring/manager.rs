@@ -359,12 +359,12 @@ impl KeyManager {
             }
             return Ok(outcome);
         }
-        let mut id = slot_id(
-            &self.config.application_name,
-            &self.repo.ring_scope().await,
-            &plan,
-            &ring,
-        );
+        // Within the store timeout like every store call: a hung mount must not hold the
+        // reload lock. No scope, no key.
+        let scope = self
+            .timed("scope", async { Ok(self.repo.ring_scope().await) })
+            .await?;
+        let mut id = slot_id(&self.config.application_name, &scope, &plan, &ring);
         if ring.get(&id).is_none()
             && self
                 .seen_ids

@@ -114,17 +114,10 @@ impl Protector {
         encode: impl FnOnce(&[u8]) -> T,
     ) -> Result<T> {
         self.seal(plaintext, |len, write| {
-            let mut stack = [0u8; STACK_PAYLOAD];
-            let mut heap = Vec::new();
-            let out = match stack.get_mut(..len) {
-                Some(out) => out,
-                None => {
-                    heap.resize(len, 0);
-                    &mut heap[..]
-                }
-            };
-            write(out);
-            encode(out)
+            payload::with_scratch::<STACK_PAYLOAD, _>(len, |out| {
+                write(out);
+                encode(out)
+            })
         })
     }
 

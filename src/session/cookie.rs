@@ -7,6 +7,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 use super::config::{CookieConfig, SameSite, SecurePolicy};
 use crate::base64url::{self, Alphabet};
+use crate::payload::with_scratch;
 use crate::protector::Protector;
 use crate::token::escape::{escape_data_bytes, unescape_data_string};
 
@@ -43,17 +44,10 @@ impl CookieRejection {
 pub(crate) fn protect_key(protector: &Protector, key: &str) -> crate::error::Result<String> {
     protector.protect_with(key.as_bytes(), |payload| {
         let len = base64url::encoded_len(payload.len());
-        let mut stack = [0u8; 256];
-        let mut heap = Vec::new();
-        let text = match stack.get_mut(..len) {
-            Some(text) => text,
-            None => {
-                heap.resize(len, 0);
-                &mut heap[..]
-            }
-        };
-        base64url::encode_to_slice(Alphabet::Standard, payload, text);
-        escape_data_bytes(text)
+        with_scratch::<256, _>(len, |text| {
+            base64url::encode_to_slice(Alphabet::Standard, payload, text);
+            escape_data_bytes(text)
+        })
     })
 }
 

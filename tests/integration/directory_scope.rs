@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use data_protection::repository::{
-    DirectoryRepository, StoreOutcome, StoredElement, XmlRepository,
+    DirectoryRepository, MemoryRepository, StoreOutcome, StoredElement, XmlRepository,
 };
 use data_protection::xml::XmlElement;
-use data_protection::{DataProtection, ManualClock, StoreError};
+use data_protection::{DataProtection, Error, ManualClock, StoreError, StoreErrorKind};
 use time::macros::datetime;
 use tokio::sync::Barrier;
 
@@ -93,4 +93,46 @@ async fn two_paths_to_one_directory_create_one_key() {
     assert_eq!(via_a.ring_scope().await, via_b.ring_scope().await);
     let elsewhere = DirectoryRepository::new(root.path().join("other-ring"));
     assert_ne!(via_a.ring_scope().await, elsewhere.ring_scope().await);
+}
+
+/// A store that answers reads and writes but never names its ring (a hung mount).
+#[derive(Debug)]
+struct HangingScope(MemoryRepository);
+
+#[async_trait]
+impl XmlRepository for HangingScope {
+    async fn get_all_elements(&self) -> Result<Vec<StoredElement>, StoreError> {
+        self.0.get_all_elements().await
+    }
+
+    async fn store_element(&self, e: &XmlElement, name: &str) -> Result<StoreOutcome, StoreError> {
+        self.0.store_element(e, name).await
+    }
+
+    fn describe(&self) -> String {
+        "hanging scope".into()
+    }
+
+    async fn ring_scope(&self) -> String {
+        std::future::pending().await
+    }
+}
+
+/// Naming the ring is a store call like the others: within the store timeout, and no key is
+/// created without it.
+#[tokio::test]
+async fn a_store_that_hangs_while_naming_its_ring_times_out_and_creates_no_key() {
+    let repo = Arc::new(HangingScope(MemoryRepository::new()));
+    let built = DataProtection::builder()
+        .persist_keys_to_shared(repo.clone())
+        .store_timeout(std::time::Duration::from_millis(200))
+        .background_refresh(false)
+        .build()
+        .await;
+    let err = built.expect_err("no key ring without a key");
+    assert!(
+        matches!(&err, Error::Store(e) if e.kind() == StoreErrorKind::Timeout),
+        "{err:?}"
+    );
+    assert!(repo.get_all_elements().await.unwrap().is_empty(), "no key");
 }

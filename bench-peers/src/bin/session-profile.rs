@@ -13,48 +13,21 @@
 //! answer; every answer is checked (status and counter), so a broken layer cannot look
 //! fast.
 
-use std::time::Duration;
+#[path = "../apps.rs"]
+mod apps;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::routing::get;
 use data_protection::DataProtection;
-use data_protection::session::{RedisSessionStore, Session, SessionLayer};
+use data_protection::session::RedisSessionStore;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_redis_store::RedisStore;
-use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
+use apps::{Error, fred_pool, ours_app, peer_app};
 
 const WARM_UP: u64 = 64;
-
-async fn ours(session: Session) -> Result<String, StatusCode> {
-    let n = session
-        .get_i32("counter")
-        .await
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?
-        .unwrap_or(0)
-        + 1;
-    session.set_i32("counter", n);
-    Ok(format!("visits: {n}"))
-}
-
-async fn peer(session: tower_sessions::Session) -> Result<String, StatusCode> {
-    let n: i32 = session
-        .get("counter")
-        .await
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?
-        .unwrap_or(0)
-        + 1;
-    session
-        .insert("counter", n)
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
-    Ok(format!("visits: {n}"))
-}
 
 async fn app(layer: &str, redis_url: &str) -> Result<(Router, Option<tempfile::TempDir>), Error> {
     if layer == "ours" {
@@ -69,18 +42,10 @@ async fn app(layer: &str, redis_url: &str) -> Result<(Router, Option<tempfile::T
             .instance_name(format!("profile-{}:", std::process::id()))
             .build()
             .await?;
-        let layer = SessionLayer::builder(&dp, store)
-            .idle_timeout(Duration::from_secs(20 * 60))
-            .build()?;
-        Ok((Router::new().route("/", get(ours)).layer(layer), Some(keys)))
+        Ok((ours_app(&dp, store)?, Some(keys)))
     } else {
-        let pool = Pool::new(Config::from_url(redis_url)?, None, None, None, 6)?;
-        let _connection = pool.connect();
-        pool.wait_for_connect().await?;
-        let layer = SessionManagerLayer::new(RedisStore::new(pool))
-            .with_secure(false)
-            .with_expiry(Expiry::OnInactivity(time::Duration::minutes(20)));
-        Ok((Router::new().route("/", get(peer)).layer(layer), None))
+        let pool = fred_pool(redis_url).await?;
+        Ok((peer_app(RedisStore::new(pool)), None))
     }
 }
 
